@@ -1,0 +1,257 @@
+//! Heads: what turns a combined feature row into one logit.
+//!
+//! * [`HeadConfig::Mlp`]: a small MLP (default one hidden layer of 64, ReLU) ending in one
+//!   logit. With [`MlpConfig::linear`] it is logistic regression on the combined row.
+//! * [`HeadConfig::Distance`]: the parameter-free distance head. On a row `c` of
+//!   non-negative values (e.g. `(phi(x) - phi(y))^2`) it computes
+//!   `u = s * sum_i c_i` and models `P(different) = 1 - exp(-u)`, i.e.
+//!   `P(similar) = exp(-u)` and `logit = -ln(expm1(u))`. The scale `s = exp(log_scale)`
+//!   starts at 1 and is trained only if asked. `u` is floored at `1e-7`, so the logit is at
+//!   most about 16.1 and identical items get a finite loss.
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip, s};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::mlp::{Mlp, MlpConfig, MlpGrads, MlpWork};
+
+/// Floor of `u` in the distance head.
+const DISTANCE_FLOOR: f64 = 1e-7;
+
+/// Which head to build.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadConfig {
+    /// An MLP with one logit out.
+    Mlp(MlpConfig),
+    /// The distance head `P(similar) = exp(-s * sum_i c_i)`; needs a combiner whose output is
+    /// non-negative ([`SquaredDiff`](crate::SquaredDiff) or [`AbsDiff`](crate::AbsDiff)).
+    Distance {
+        /// Train the scale `s` (in log space); otherwise `s = 1` and the head has no parameter.
+        learn_scale: bool,
+    },
+}
+
+impl Default for HeadConfig {
+    /// `Mlp(MlpConfig::default())`: one hidden layer of 64 units, ReLU.
+    fn default() -> Self {
+        HeadConfig::Mlp(MlpConfig::default())
+    }
+}
+
+/// The distance head's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DistanceHead {
+    log_scale: f32,
+    learn_scale: bool,
+}
+
+impl DistanceHead {
+    /// The current scale `s`.
+    pub fn scale(&self) -> f32 {
+        self.log_scale.exp()
+    }
+    /// Whether the scale is trained.
+    pub fn learns_scale(&self) -> bool {
+        self.learn_scale
+    }
+}
+
+/// A built head (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// MLP head.
+    Mlp(Mlp),
+    /// Distance head.
+    Distance(DistanceHead),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum HeadGrads {
+    Mlp(MlpGrads),
+    Distance { d_log_scale: f32 },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum HeadWork {
+    Mlp(MlpWork),
+    Distance {
+        /// `u` per row.
+        u: Vec<f64>,
+        /// Logits, `(capacity, 1)`.
+        out: Array2<f32>,
+        /// `dL/dlogit`, `(capacity, 1)`.
+        d_out: Array2<f32>,
+    },
+}
+
+impl Head {
+    pub(crate) fn init<R: Rng + ?Sized>(
+        config: &HeadConfig,
+        d_in: usize,
+        rng: &mut R,
+    ) -> Result<Self> {
+        match config {
+            HeadConfig::Mlp(cfg) => Ok(Head::Mlp(Mlp::init(cfg, d_in, 1, rng)?)),
+            HeadConfig::Distance { learn_scale } => Ok(Head::Distance(DistanceHead {
+                log_scale: 0.0,
+                learn_scale: *learn_scale,
+            })),
+        }
+    }
+
+    /// Number of trainable parameters.
+    pub fn n_params(&self) -> usize {
+        match self {
+            Head::Mlp(m) => m.n_params(),
+            Head::Distance(d) => usize::from(d.learn_scale),
+        }
+    }
+
+    pub(crate) fn validate(&mut self, d_in: usize) -> Result<()> {
+        match self {
+            Head::Mlp(m) => {
+                m.validate("head")?;
+                if m.input_dim() != d_in || m.output_dim() != 1 {
+                    return Err(Error::Format(format!(
+                        "head maps {} -> {}, expected {d_in} -> 1",
+                        m.input_dim(),
+                        m.output_dim()
+                    )));
+                }
+                Ok(())
+            }
+            Head::Distance(d) => {
+                if d.log_scale.is_finite() {
+                    Ok(())
+                } else {
+                    Err(Error::Format("distance head scale is not finite".into()))
+                }
+            }
+        }
+    }
+
+    pub(crate) fn zero_grads(&self) -> HeadGrads {
+        match self {
+            Head::Mlp(m) => HeadGrads::Mlp(m.zero_grads()),
+            Head::Distance(_) => HeadGrads::Distance { d_log_scale: 0.0 },
+        }
+    }
+
+    pub(crate) fn work(&self, capacity: usize) -> HeadWork {
+        match self {
+            Head::Mlp(m) => HeadWork::Mlp(m.work(capacity)),
+            Head::Distance(_) => HeadWork::Distance {
+                u: vec![0.0; capacity],
+                out: Array2::zeros((capacity, 1)),
+                d_out: Array2::zeros((capacity, 1)),
+            },
+        }
+    }
+
+    pub(crate) fn visit_params(
+        &mut self,
+        grads: Option<&HeadGrads>,
+        f: &mut dyn FnMut(&mut [f32], &[f32]),
+    ) {
+        match self {
+            Head::Mlp(m) => {
+                let g = match grads {
+                    Some(HeadGrads::Mlp(g)) => Some(g),
+                    _ => None,
+                };
+                m.visit_params(g, f);
+            }
+            Head::Distance(d) if d.learn_scale => {
+                let g: &[f32] = match grads {
+                    Some(HeadGrads::Distance { d_log_scale }) => std::slice::from_ref(d_log_scale),
+                    _ => &[],
+                };
+                f(std::slice::from_mut(&mut d.log_scale), g);
+            }
+            Head::Distance(_) => {}
+        }
+    }
+
+    pub(crate) fn visit_values(&self, f: &mut dyn FnMut(&[f32])) {
+        match self {
+            Head::Mlp(m) => m.visit_values(f),
+            Head::Distance(d) if d.learn_scale => f(std::slice::from_ref(&d.log_scale)),
+            Head::Distance(_) => {}
+        }
+    }
+
+    /// Logits for the rows of `c`, readable via [`HeadWork::output`].
+    pub(crate) fn forward(&self, c: ArrayView2<f32>, ws: &mut HeadWork) {
+        match (self, ws) {
+            (Head::Mlp(m), HeadWork::Mlp(w)) => m.forward(c, w),
+            (Head::Distance(d), HeadWork::Distance { u, out, .. }) => {
+                let scale = f64::from(d.log_scale).exp();
+                for ((row, ui), o) in c.rows().into_iter().zip(u.iter_mut()).zip(out.iter_mut()) {
+                    let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
+                    *ui = (scale * sum).max(DISTANCE_FLOOR);
+                    *o = (-ui.exp_m1().ln()) as f32;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Backward for the rows of the last forward; `dL/dlogit` was written into
+    /// [`HeadWork::d_output_mut`].
+    pub(crate) fn backward(
+        &self,
+        c: ArrayView2<f32>,
+        ws: &mut HeadWork,
+        grads: &mut HeadGrads,
+        d_input: Option<ArrayViewMut2<f32>>,
+    ) {
+        match (self, ws, grads) {
+            (Head::Mlp(m), HeadWork::Mlp(w), HeadGrads::Mlp(g)) => m.backward(c, w, g, d_input),
+            (
+                Head::Distance(d),
+                HeadWork::Distance { u, d_out, .. },
+                HeadGrads::Distance { d_log_scale },
+            ) => {
+                let rows = c.nrows();
+                let scale = f64::from(d.log_scale).exp();
+                let mut dls = 0.0f64;
+                let mut d_input = d_input;
+                for i in 0..rows {
+                    let ui = u[i];
+                    // Gradient is 0 where u sits on its floor.
+                    let du = if ui > DISTANCE_FLOOR {
+                        f64::from(d_out[[i, 0]]) / (-ui).exp_m1()
+                    } else {
+                        0.0
+                    };
+                    dls += du * ui;
+                    if let Some(di) = d_input.as_mut() {
+                        let g = (du * scale) as f32;
+                        Zip::from(di.row_mut(i)).for_each(|v| *v = g);
+                    }
+                }
+                *d_log_scale = dls as f32;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl HeadWork {
+    pub(crate) fn output(&self, rows: usize) -> ArrayView2<'_, f32> {
+        match self {
+            HeadWork::Mlp(w) => w.output(rows),
+            HeadWork::Distance { out, .. } => out.slice(s![..rows, ..]),
+        }
+    }
+
+    pub(crate) fn d_output_mut(&mut self, rows: usize) -> ArrayViewMut2<'_, f32> {
+        match self {
+            HeadWork::Mlp(w) => w.d_output_mut(rows),
+            HeadWork::Distance { d_out, .. } => d_out.slice_mut(s![..rows, ..]),
+        }
+    }
+}

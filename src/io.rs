@@ -1,0 +1,425 @@
+//! Reading and writing the files `sympair` works with: item embeddings, labelled pairs
+//! and predicted probabilities.
+//!
+//! # Formats
+//!
+//! **Embeddings** (`.npy`, with the default cargo feature `npy`): a 2-D array as written by
+//! `numpy.save`, one row per item, one column per embedding dimension. The dtype must be
+//! `float32` or `float64` (either byte order); `float64` values are rounded to `f32`.
+//! C order and Fortran order are both read; the array returned is always in standard
+//! (row-major) layout. Every value must be finite and the array must have at least one
+//! row and one column. See `read_embeddings_npy` and `write_embeddings_npy`.
+//!
+//! **Pairs** (CSV, UTF-8): a header line that is exactly `i,j,label`, then one line per
+//! pair. `i` and `j` are non-negative integer row numbers into the embedding matrix;
+//! `label` is `0`, `1`, `0.0` or `1.0`. Whitespace around fields is ignored, as are blank
+//! lines, a leading UTF-8 byte-order mark and `\r\n` line endings. Quoting is not
+//! supported (no field ever needs it). See [`read_pairs_csv`] and [`parse_pairs_csv`].
+//!
+//! ```text
+//! i,j,label
+//! 0,1,1
+//! 0,2,0
+//! ```
+//!
+//! **Predictions** (CSV): header `i,j,probability`, then one line per pair, with the
+//! probability printed in the shortest form that reads back to the same `f32`. See
+//! [`write_predictions_csv`].
+//!
+//! Every file is written atomically: to a temporary file beside the target, synced, then
+//! renamed over it, so a crash never leaves a half-written file behind.
+//!
+//! # Errors
+//!
+//! CSV problems are [`Error::Parse`] with the 1-based line number (the header is line 1)
+//! and a reason naming the column and the offending text. `.npy` problems are
+//! [`Error::Format`] (wrong dtype, wrong number of dimensions, truncated file),
+//! [`Error::NonFinite`] or [`Error::Empty`]. Failing reads and writes are [`Error::Io`].
+//!
+//! # Example
+//!
+//! ```
+//! use sympair::io::{parse_pairs_csv, read_pairs_csv, write_predictions_csv, PairRow};
+//!
+//! let pairs = parse_pairs_csv("i,j,label\n0,1,1\n2, 0 ,0.0\n")?;
+//! assert_eq!(pairs[1], PairRow { i: 2, j: 0, label: 0.0 });
+//!
+//! let dir = std::env::temp_dir().join(format!("sympair-io-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! std::fs::write(dir.join("pairs.csv"), "i,j,label\r\n0,1,1\r\n").unwrap();
+//! assert_eq!(read_pairs_csv(dir.join("pairs.csv"))?.len(), 1);
+//!
+//! let out = dir.join("predictions.csv");
+//! write_predictions_csv(&out, &[(0, 1), (2, 0)], &[0.75, 0.125])?;
+//! let text = std::fs::read_to_string(&out).unwrap();
+//! assert_eq!(text, "i,j,probability\n0,1,0.75\n2,0,0.125\n");
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), sympair::Error>(())
+//! ```
+
+use std::io::Write;
+use std::path::Path;
+
+#[cfg(feature = "npy")]
+use ndarray::{Array2, ArrayView2};
+
+use crate::atomic::atomic_write;
+use crate::error::{Error, Result};
+
+/// Header line that a pairs CSV must start with.
+const PAIRS_HEADER: [&str; 3] = ["i", "j", "label"];
+
+// ---------------------------------------------------------------------------------------
+// Embeddings (.npy)
+// ---------------------------------------------------------------------------------------
+
+/// Reads a 2-D embedding matrix from a `.npy` file written by `numpy.save`.
+///
+/// Accepted dtypes are `float32` and `float64` (little or big endian), in C or Fortran
+/// order. `float64` values are rounded to the nearest `f32`; a finite `float64` too large
+/// for `f32` is an error rather than a silent infinity. The result is in standard
+/// (row-major) layout whatever the file's order.
+///
+/// # Errors
+///
+/// - [`Error::Io`] if the file cannot be read.
+/// - [`Error::Format`] if it is not a valid `.npy` file, is not 2-D, has another dtype,
+///   or holds a `float64` value that overflows `f32`; the message names what was found.
+/// - [`Error::Empty`] (`what: "embeddings"`) if it has no rows or no columns.
+/// - [`Error::NonFinite`] (`what: "embeddings"`) for the first NaN or infinity in
+///   row-major order, with its 0-based row and column.
+///
+/// # Example
+///
+/// ```
+/// use ndarray::array;
+/// use sympair::io::{read_embeddings_npy, write_embeddings_npy};
+///
+/// let path = std::env::temp_dir().join(format!("sympair-npy-doc-{}.npy", std::process::id()));
+/// let emb = array![[0.5f32, -1.0, 2.0], [3.0, 4.0, 5.25]];
+/// write_embeddings_npy(&path, emb.view())?;
+/// assert_eq!(read_embeddings_npy(&path)?, emb);
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), sympair::Error>(())
+/// ```
+#[cfg(feature = "npy")]
+pub fn read_embeddings_npy(path: impl AsRef<Path>) -> Result<Array2<f32>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    npy::decode(&bytes).map_err(|e| match e {
+        Error::Format(msg) => Error::Format(format!("{}: {msg}", path.display())),
+        other => other,
+    })
+}
+
+/// Writes an embedding matrix as a `.npy` file that `numpy.load` reads as `float32`.
+///
+/// The file is written atomically (temporary file, sync, rename). Standard-layout views
+/// are written in C order, transposed-contiguous views in Fortran order, anything else
+/// element by element in C order. Values are written as they are: a matrix with NaN,
+/// infinities or no rows is written, but [`read_embeddings_npy`] will refuse it.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be created, written, synced or renamed.
+///
+/// # Example
+///
+/// ```
+/// use ndarray::Array2;
+/// use sympair::io::{read_embeddings_npy, write_embeddings_npy};
+///
+/// let path = std::env::temp_dir().join(format!("sympair-npy-doc2-{}.npy", std::process::id()));
+/// let emb = Array2::from_shape_fn((4, 2), |(r, c)| (r * 2 + c) as f32);
+/// write_embeddings_npy(&path, emb.t())?; // a Fortran-order view is fine
+/// assert_eq!(read_embeddings_npy(&path)?, emb.t());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), sympair::Error>(())
+/// ```
+#[cfg(feature = "npy")]
+pub fn write_embeddings_npy(path: impl AsRef<Path>, view: ArrayView2<f32>) -> Result<()> {
+    use ndarray_npy::{WriteNpyError, WriteNpyExt};
+    atomic_write(path.as_ref(), |w: &mut dyn Write| {
+        view.write_npy(w).map_err(|e| match e {
+            WriteNpyError::Io(io) => io,
+            other => std::io::Error::other(other.to_string()),
+        })
+    })
+}
+
+#[cfg(feature = "npy")]
+mod npy {
+    use std::io::ErrorKind;
+
+    use ndarray::Array2;
+    use ndarray_npy::npy::header::{Header, ReadHeaderError};
+    use ndarray_npy::{ReadNpyError, ReadNpyExt};
+
+    use crate::error::{Error, Result};
+
+    const WHAT: &str = "embeddings";
+
+    /// Decodes a whole `.npy` file held in memory.
+    pub(super) fn decode(bytes: &[u8]) -> Result<Array2<f32>> {
+        let header = Header::from_reader(&mut &bytes[..]).map_err(|e| {
+            Error::Format(match e {
+                ReadHeaderError::Io(io) if io.kind() == ErrorKind::UnexpectedEof => {
+                    "not a valid .npy file: truncated header".to_owned()
+                }
+                other => format!("not a valid .npy file: {other}"),
+            })
+        })?;
+        if header.shape.len() != 2 {
+            return Err(Error::Format(format!(
+                "expected a 2-D array (items x dimensions), found a {}-D array of shape {:?} \
+                 and dtype {}",
+                header.shape.len(),
+                header.shape,
+                header.type_descriptor
+            )));
+        }
+        let dtype = header.type_descriptor.to_string();
+        // The element type is chosen by trying f32 then f64: ndarray-npy knows every
+        // spelling of each (byte order included) and reports the descriptor otherwise.
+        let array = match Array2::<f32>::read_npy(bytes) {
+            Ok(a) => a,
+            Err(ReadNpyError::WrongDescriptor(_)) => match Array2::<f64>::read_npy(bytes) {
+                Ok(a) => f64_to_f32(a)?,
+                Err(ReadNpyError::WrongDescriptor(d)) => {
+                    return Err(Error::Format(format!(
+                        "unsupported dtype {d}: expected float32 ('<f4') or float64 ('<f8')"
+                    )));
+                }
+                Err(e) => return Err(read_error(e, &dtype)),
+            },
+            Err(e) => return Err(read_error(e, &dtype)),
+        };
+        let (rows, cols) = array.dim();
+        if rows == 0 || cols == 0 {
+            return Err(Error::Empty { what: WHAT });
+        }
+        if let Some(((row, col), &value)) = array.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: WHAT,
+                row,
+                col,
+                value,
+            });
+        }
+        Ok(array.as_standard_layout().into_owned())
+    }
+
+    fn read_error(e: ReadNpyError, dtype: &str) -> Error {
+        Error::Format(format!("could not read .npy data of dtype {dtype}: {e}"))
+    }
+
+    /// Rounds to f32, refusing finite values that would become infinite. NaN and
+    /// infinities pass through and are reported by the finiteness check with their place.
+    fn f64_to_f32(a: Array2<f64>) -> Result<Array2<f32>> {
+        for ((row, col), &v) in a.indexed_iter() {
+            if !v.is_finite() {
+                return Err(Error::NonFinite {
+                    what: WHAT,
+                    row,
+                    col,
+                    value: v as f32,
+                });
+            }
+            if (v as f32).is_infinite() {
+                return Err(Error::Format(format!(
+                    "float64 value {v:e} in {WHAT} at row {row}, column {col} overflows \
+                     float32 (largest magnitude {:e})",
+                    f32::MAX
+                )));
+            }
+        }
+        Ok(a.mapv(|v| v as f32))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Pairs (CSV)
+// ---------------------------------------------------------------------------------------
+
+/// One line of a pairs CSV: two item ids (rows of the embedding matrix) and a label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairRow {
+    /// First item id (0-based row of the embedding matrix).
+    pub i: usize,
+    /// Second item id (0-based row of the embedding matrix).
+    pub j: usize,
+    /// `1.0` if the two items match, `0.0` if not.
+    pub label: f32,
+}
+
+/// Reads a pairs CSV file (`i,j,label`); see [`parse_pairs_csv`] for the rules.
+///
+/// # Errors
+///
+/// [`Error::Io`] if the file cannot be read; [`Error::Parse`] if it is not UTF-8 (with the
+/// line of the first bad byte) or breaks a rule of [`parse_pairs_csv`]; [`Error::Empty`]
+/// if it has no pairs.
+pub fn read_pairs_csv(path: impl AsRef<Path>) -> Result<Vec<PairRow>> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let valid = &bytes[..e.valid_up_to()];
+        Error::Parse {
+            line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
+            reason: format!("invalid UTF-8 at byte offset {}", e.valid_up_to()),
+        }
+    })?;
+    parse_pairs_csv(text)
+}
+
+/// Parses the text of a pairs CSV.
+///
+/// The first non-blank line must be the header `i,j,label` (fields trimmed). Every other
+/// non-blank line must have exactly three comma-separated fields: `i` and `j` non-negative
+/// integers, `label` one of `0`, `1`, `0.0`, `1.0`. Whitespace around fields, blank lines,
+/// a leading UTF-8 byte-order mark and a `\r` before each `\n` are ignored. Ids are not
+/// checked against any embedding matrix here, and `i == j` or repeated pairs are accepted.
+///
+/// # Errors
+///
+/// - [`Error::Parse`] with the 1-based line number (blank lines and the header count) and
+///   a reason naming the column and the offending text, for: a wrong header, a wrong
+///   number of fields, an id that is missing, negative, not an integer or too large, and a
+///   label that is not 0 or 1.
+/// - [`Error::Empty`] (`what: "pairs"`) if the text has no pair lines (blank text included).
+///
+/// # Example
+///
+/// ```
+/// use sympair::{io::parse_pairs_csv, Error};
+///
+/// let err = parse_pairs_csv("i,j,label\n0,1,1\n0,-2,0\n").unwrap_err();
+/// assert!(matches!(err, Error::Parse { line: 3, .. }));
+/// ```
+pub fn parse_pairs_csv(text: &str) -> Result<Vec<PairRow>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(k, l)| (k + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim().is_empty());
+
+    let Some((line, header)) = lines.next() else {
+        return Err(Error::Empty { what: "pairs" });
+    };
+    let fields: Vec<&str> = header.split(',').map(str::trim).collect();
+    if fields != PAIRS_HEADER {
+        return Err(Error::Parse {
+            line,
+            reason: format!("header must be `i,j,label`, found `{}`", header.trim()),
+        });
+    }
+
+    let mut rows = Vec::new();
+    for (line, text) in lines {
+        rows.push(parse_pair_line(line, text)?);
+    }
+    if rows.is_empty() {
+        return Err(Error::Empty { what: "pairs" });
+    }
+    Ok(rows)
+}
+
+fn parse_pair_line(line: usize, text: &str) -> Result<PairRow> {
+    let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [i, j, label] = fields[..] else {
+        return Err(Error::Parse {
+            line,
+            reason: format!(
+                "expected 3 fields (i,j,label), found {} in `{}`",
+                fields.len(),
+                text.trim()
+            ),
+        });
+    };
+    let id = |column: &str, s: &str| {
+        parse_id(s).map_err(|why| Error::Parse {
+            line,
+            reason: format!("column `{column}`: {why}"),
+        })
+    };
+    let i = id("i", i)?;
+    let j = id("j", j)?;
+    let label = match label {
+        "0" | "0.0" => 0.0,
+        "1" | "1.0" => 1.0,
+        other => {
+            return Err(Error::Parse {
+                line,
+                reason: format!(
+                    "column `label`: `{other}` is not a label; expected 0 or 1 (or 0.0, 1.0)"
+                ),
+            });
+        }
+    };
+    Ok(PairRow { i, j, label })
+}
+
+/// Parses a trimmed id field; the error says what is wrong with it.
+fn parse_id(s: &str) -> std::result::Result<usize, String> {
+    if s.is_empty() {
+        return Err("missing id".to_owned());
+    }
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if all_digits(s) {
+        return s
+            .parse()
+            .map_err(|_| format!("id `{s}` is too large (maximum {})", usize::MAX));
+    }
+    if s.strip_prefix('-').is_some_and(all_digits) {
+        return Err(format!("id `{s}` is negative; ids are row numbers from 0"));
+    }
+    Err(format!("`{s}` is not a non-negative integer id"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Predictions (CSV)
+// ---------------------------------------------------------------------------------------
+
+/// Writes predicted probabilities as CSV: header `i,j,probability`, one line per pair, in
+/// the order given. Each probability is printed in the shortest form that parses back to
+/// the same `f32`. No pairs gives a file with the header only. Written atomically.
+///
+/// # Errors
+///
+/// - [`Error::RowMismatch`] (`what: "probabilities"`) if the two slices differ in length.
+/// - [`Error::NonFinite`] (`what: "probabilities"`, `col: 0`) for a NaN or infinite
+///   probability; nothing is written.
+/// - [`Error::Io`] if the file cannot be written.
+pub fn write_predictions_csv(
+    path: impl AsRef<Path>,
+    pairs: &[(usize, usize)],
+    probabilities: &[f32],
+) -> Result<()> {
+    if pairs.len() != probabilities.len() {
+        return Err(Error::RowMismatch {
+            what: "probabilities",
+            expected: pairs.len(),
+            found: probabilities.len(),
+        });
+    }
+    if let Some((row, &value)) = probabilities
+        .iter()
+        .enumerate()
+        .find(|(_, p)| !p.is_finite())
+    {
+        return Err(Error::NonFinite {
+            what: "probabilities",
+            row,
+            col: 0,
+            value,
+        });
+    }
+    atomic_write(path.as_ref(), |w: &mut dyn Write| {
+        w.write_all(b"i,j,probability\n")?;
+        for (&(i, j), p) in pairs.iter().zip(probabilities) {
+            writeln!(w, "{i},{j},{p}")?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,399 @@
+//! Multi-layer perceptrons: the classifier head and the optional shared encoder.
+//!
+//! An [`Mlp`] maps a batch `(n, d_in)` to `(n, d_out)` through linear layers
+//! `z_l = a_{l-1} W_l + b_l` (`W_l` has shape `(d_{l-1}, d_l)`), with the configured
+//! [`Activation`] after every layer but the last. The last layer is linear: as a head it
+//! emits one logit per row, as an encoder it emits the embedding.
+//!
+//! Weights start from a seeded normal draw: He (`std = sqrt(2 / fan_in)`) for the ReLU
+//! family and GELU, Xavier (`std = sqrt(2 / (fan_in + fan_out))`) for tanh; biases start at 0.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Zip, s};
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::error::{Error, Result};
+
+/// Shape of an MLP: the widths of its hidden layers and their activation.
+///
+/// The output width is set by where the MLP is used (1 for a head, the embedding width
+/// for an encoder). An empty `hidden` list gives a single linear layer.
+///
+/// ```
+/// use sympair::{Activation, MlpConfig};
+/// let cfg = MlpConfig::new([128, 32])?.with_activation(Activation::Gelu);
+/// assert_eq!(cfg.hidden(), &[128, 32]);
+/// assert!(MlpConfig::new([64, 0]).is_err());
+/// # Ok::<(), sympair::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MlpConfig {
+    hidden: Vec<usize>,
+    activation: Activation,
+}
+
+impl Default for MlpConfig {
+    /// One hidden layer of 64 units with ReLU.
+    fn default() -> Self {
+        MlpConfig {
+            hidden: vec![64],
+            activation: Activation::Relu,
+        }
+    }
+}
+
+impl MlpConfig {
+    /// Hidden widths in order (input side first); every width must be at least 1.
+    /// The activation defaults to [`Activation::Relu`].
+    pub fn new(hidden: impl Into<Vec<usize>>) -> Result<Self> {
+        let hidden = hidden.into();
+        if let Some(pos) = hidden.iter().position(|&w| w == 0) {
+            return Err(Error::config(
+                "hidden",
+                format!("layer {pos} has width 0; every hidden width must be at least 1"),
+            ));
+        }
+        Ok(MlpConfig {
+            hidden,
+            activation: Activation::Relu,
+        })
+    }
+
+    /// No hidden layer: a single linear map (logistic regression when used as a head).
+    pub fn linear() -> Self {
+        MlpConfig {
+            hidden: Vec::new(),
+            activation: Activation::Relu,
+        }
+    }
+
+    /// Sets the hidden-layer activation (default [`Activation::Relu`]).
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Hidden widths.
+    pub fn hidden(&self) -> &[usize] {
+        &self.hidden
+    }
+
+    /// Hidden-layer activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+}
+
+/// One affine layer `z = a W + b` with `W: (d_in, d_out)`, `b: (d_out)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Linear {
+    pub(crate) w: Array2<f32>,
+    pub(crate) b: Array1<f32>,
+}
+
+/// A trained or freshly initialised multi-layer perceptron. Built by
+/// [`PairClassifierBuilder`](crate::PairClassifierBuilder) from an [`MlpConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mlp {
+    layers: Vec<Linear>,
+    activation: Activation,
+}
+
+/// Gradients of an [`Mlp`]'s parameters, same shapes as the parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct MlpGrads {
+    pub(crate) dw: Vec<Array2<f32>>,
+    pub(crate) db: Vec<Array1<f32>>,
+}
+
+/// Reusable buffers for forward and backward passes of up to `capacity` rows.
+#[derive(Clone, Debug)]
+pub(crate) struct MlpWork {
+    capacity: usize,
+    /// Pre-activations per layer, `(capacity, d_l)`.
+    z: Vec<Array2<f32>>,
+    /// Activations per hidden layer, `(capacity, d_l)`; empty for the last layer.
+    a: Vec<Array2<f32>>,
+    /// Gradients with respect to pre-activations, `(capacity, d_l)`.
+    dz: Vec<Array2<f32>>,
+}
+
+impl Mlp {
+    /// Initialises a network `d_in -> hidden... -> d_out` with seeded weights.
+    pub(crate) fn init<R: Rng + ?Sized>(
+        config: &MlpConfig,
+        d_in: usize,
+        d_out: usize,
+        rng: &mut R,
+    ) -> Result<Self> {
+        if d_in == 0 {
+            return Err(Error::config("input_dim", "must be at least 1"));
+        }
+        if d_out == 0 {
+            return Err(Error::config("output_dim", "must be at least 1"));
+        }
+        let mut widths = Vec::with_capacity(config.hidden.len() + 2);
+        widths.push(d_in);
+        widths.extend_from_slice(&config.hidden);
+        widths.push(d_out);
+        let mut layers = Vec::with_capacity(widths.len() - 1);
+        for pair in widths.windows(2) {
+            let (fan_in, fan_out) = (pair[0], pair[1]);
+            let std = if config.activation.uses_he_init() {
+                (2.0 / fan_in as f64).sqrt()
+            } else {
+                (2.0 / (fan_in + fan_out) as f64).sqrt()
+            };
+            let normal = Normal::new(0.0f64, std)
+                .map_err(|e| Error::config("hidden", format!("cannot initialise: {e}")))?;
+            let w =
+                Array2::from_shape_simple_fn((fan_in, fan_out), || normal.sample(&mut *rng) as f32);
+            layers.push(Linear {
+                w,
+                b: Array1::zeros(fan_out),
+            });
+        }
+        Ok(Mlp {
+            layers,
+            activation: config.activation,
+        })
+    }
+
+    /// Input width.
+    pub fn input_dim(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.w.nrows())
+    }
+
+    /// Output width.
+    pub fn output_dim(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.w.ncols())
+    }
+
+    /// Hidden-layer activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Widths of the hidden layers.
+    pub fn hidden(&self) -> Vec<usize> {
+        let n = self.layers.len();
+        self.layers
+            .iter()
+            .take(n.saturating_sub(1))
+            .map(|l| l.w.ncols())
+            .collect()
+    }
+
+    /// Number of trainable parameters.
+    pub fn n_params(&self) -> usize {
+        self.layers.iter().map(|l| l.w.len() + l.b.len()).sum()
+    }
+
+    /// Weight matrix of layer `l` (`(d_in, d_out)`), if it exists.
+    pub fn weight(&self, l: usize) -> Option<ArrayView2<'_, f32>> {
+        self.layers.get(l).map(|layer| layer.w.view())
+    }
+
+    /// Checks a network that came from outside (a file): at least one layer, chained
+    /// shapes, biases matching, standard layout, all values finite.
+    pub(crate) fn validate(&mut self, what: &'static str) -> Result<()> {
+        if self.layers.is_empty() {
+            return Err(Error::Format(format!("{what}: network has no layers")));
+        }
+        let mut prev: Option<usize> = None;
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            let (din, dout) = layer.w.dim();
+            if din == 0 || dout == 0 {
+                return Err(Error::Format(format!(
+                    "{what}: layer {l} has an empty weight"
+                )));
+            }
+            if let Some(p) = prev
+                && p != din
+            {
+                return Err(Error::Format(format!(
+                    "{what}: layer {l} takes width {din} but the previous layer gives {p}"
+                )));
+            }
+            if layer.b.len() != dout {
+                return Err(Error::Format(format!(
+                    "{what}: layer {l} bias has length {} for width {dout}",
+                    layer.b.len()
+                )));
+            }
+            if !layer.w.is_standard_layout() {
+                layer.w = layer.w.as_standard_layout().into_owned();
+            }
+            if layer.w.iter().chain(layer.b.iter()).any(|v| !v.is_finite()) {
+                return Err(Error::Format(format!(
+                    "{what}: layer {l} has a non-finite weight"
+                )));
+            }
+            prev = Some(dout);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn zero_grads(&self) -> MlpGrads {
+        MlpGrads {
+            dw: self
+                .layers
+                .iter()
+                .map(|l| Array2::zeros(l.w.raw_dim()))
+                .collect(),
+            db: self
+                .layers
+                .iter()
+                .map(|l| Array1::zeros(l.b.len()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn work(&self, capacity: usize) -> MlpWork {
+        let n = self.layers.len();
+        let mut z = Vec::with_capacity(n);
+        let mut a = Vec::with_capacity(n);
+        let mut dz = Vec::with_capacity(n);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let w = layer.w.ncols();
+            z.push(Array2::zeros((capacity, w)));
+            dz.push(Array2::zeros((capacity, w)));
+            a.push(if l + 1 < n {
+                Array2::zeros((capacity, w))
+            } else {
+                Array2::zeros((0, 0))
+            });
+        }
+        MlpWork { capacity, z, a, dz }
+    }
+
+    /// Visits `(parameter, gradient)` slices in a fixed order: per layer, weight then bias.
+    /// Without `grads`, the gradient slice passed is empty.
+    pub(crate) fn visit_params(
+        &mut self,
+        grads: Option<&MlpGrads>,
+        f: &mut dyn FnMut(&mut [f32], &[f32]),
+    ) {
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            let dw = grads.and_then(|g| g.dw.get(l)).and_then(|a| a.as_slice());
+            let db = grads.and_then(|g| g.db.get(l)).and_then(|a| a.as_slice());
+            if let Some(p) = layer.w.as_slice_mut() {
+                f(p, dw.unwrap_or(&[]));
+            }
+            if let Some(p) = layer.b.as_slice_mut() {
+                f(p, db.unwrap_or(&[]));
+            }
+        }
+    }
+
+    /// Visits parameter slices (read-only) in the order of [`Mlp::visit_params`].
+    pub(crate) fn visit_values(&self, f: &mut dyn FnMut(&[f32])) {
+        for layer in &self.layers {
+            if let Some(p) = layer.w.as_slice() {
+                f(p);
+            }
+            if let Some(p) = layer.b.as_slice() {
+                f(p);
+            }
+        }
+    }
+
+    /// Forward pass over the first `input.nrows()` rows of the workspace. The output is
+    /// available from [`MlpWork::output`]. Caller guarantees `input` has `input_dim`
+    /// columns and at most `capacity` rows.
+    pub(crate) fn forward(&self, input: ArrayView2<f32>, ws: &mut MlpWork) {
+        let rows = input.nrows();
+        debug_assert!(rows <= ws.capacity);
+        let last = self.layers.len().saturating_sub(1);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, rest) = ws.a.split_at_mut(l);
+            let mut z = ws.z[l].slice_mut(s![..rows, ..]);
+            for mut row in z.rows_mut() {
+                row.assign(&layer.b);
+            }
+            let inp = if l == 0 {
+                input
+            } else {
+                before[l - 1].slice(s![..rows, ..])
+            };
+            general_mat_mul(1.0, &inp, &layer.w, 1.0, &mut z);
+            if l < last {
+                self.activation
+                    .forward(z.view(), rest[0].slice_mut(s![..rows, ..]));
+            }
+        }
+    }
+
+    /// Backward pass for the rows of the last [`Mlp::forward`] (same `input`). The caller
+    /// has written `dL/d(output)` into [`MlpWork::d_output_mut`]. Writes parameter
+    /// gradients into `grads` (overwriting) and, if `d_input` is given, `dL/d(input)`.
+    pub(crate) fn backward(
+        &self,
+        input: ArrayView2<f32>,
+        ws: &mut MlpWork,
+        grads: &mut MlpGrads,
+        d_input: Option<ArrayViewMut2<f32>>,
+    ) {
+        let rows = input.nrows();
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let (dz_before, dz_rest) = ws.dz.split_at_mut(l);
+            let dz = dz_rest[0].slice(s![..rows, ..]);
+            let inp = if l == 0 {
+                input
+            } else {
+                ws.a[l - 1].slice(s![..rows, ..])
+            };
+            general_mat_mul(1.0, &inp.t(), &dz, 0.0, &mut grads.dw[l]);
+            let db = &mut grads.db[l];
+            db.fill(0.0);
+            for row in dz.rows() {
+                Zip::from(&mut *db).and(&row).for_each(|d, &g| *d += g);
+            }
+            if l > 0 {
+                let mut da = dz_before[l - 1].slice_mut(s![..rows, ..]);
+                general_mat_mul(1.0, &dz, &layer.w.t(), 0.0, &mut da);
+                self.activation.backward_in_place(
+                    ws.z[l - 1].slice(s![..rows, ..]),
+                    ws.a[l - 1].slice(s![..rows, ..]),
+                    da,
+                );
+            }
+        }
+        if let (Some(mut d_in), Some(first)) = (d_input, self.layers.first()) {
+            let dz = ws.dz[0].slice(s![..rows, ..]);
+            general_mat_mul(1.0, &dz, &first.w.t(), 0.0, &mut d_in);
+        }
+    }
+}
+
+impl MlpWork {
+    /// Output of the last forward pass, `(rows, d_out)`.
+    pub(crate) fn output(&self, rows: usize) -> ArrayView2<'_, f32> {
+        match self.z.last() {
+            Some(z) => z.slice(s![..rows, ..]),
+            None => ArrayView2::from_shape((0, 0), &[]).unwrap_or_else(|_| unreachable!()),
+        }
+    }
+
+    /// The output of the last forward pass and the buffer for `dL/d(output)`, together.
+    pub(crate) fn output_and_d_output(
+        &mut self,
+        rows: usize,
+    ) -> Option<(ArrayView2<'_, f32>, ArrayViewMut2<'_, f32>)> {
+        let z = self.z.last()?;
+        let dz = self.dz.last_mut()?;
+        Some((z.slice(s![..rows, ..]), dz.slice_mut(s![..rows, ..])))
+    }
+
+    /// Where the caller writes `dL/d(output)` before [`Mlp::backward`].
+    pub(crate) fn d_output_mut(&mut self, rows: usize) -> ArrayViewMut2<'_, f32> {
+        match self.dz.last_mut() {
+            Some(dz) => dz.slice_mut(s![..rows, ..]),
+            None => ArrayViewMut2::from_shape((0, 0), &mut []).unwrap_or_else(|_| unreachable!()),
+        }
+    }
+}

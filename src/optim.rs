@@ -1,0 +1,167 @@
+//! Optimizers: Adam (with decoupled weight decay, i.e. AdamW) and SGD with momentum.
+//!
+//! Adam, for each parameter `p` with gradient `g` at step `t` (from 1):
+//! `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
+//! `p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + lr wd p`.
+//!
+//! SGD with momentum `mu` and weight decay `wd`: `g' = g + wd p`, `b = mu b + g'`, `p -= lr b`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::combiner::PairCombiner;
+use crate::error::{Error, Result};
+use crate::model::{Grads, PairClassifier};
+
+/// An optimizer and its hyperparameters. Build with [`Optimizer::adam`] or
+/// [`Optimizer::sgd`]; values are checked when training starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    /// Adam / AdamW.
+    Adam {
+        /// Learning rate (finite, `> 0`).
+        lr: f32,
+        /// First-moment decay (in `[0, 1)`; default 0.9).
+        beta1: f32,
+        /// Second-moment decay (in `[0, 1)`; default 0.999).
+        beta2: f32,
+        /// Denominator guard (finite, `> 0`; default 1e-8).
+        eps: f32,
+    },
+    /// Stochastic gradient descent with (heavy-ball) momentum.
+    Sgd {
+        /// Learning rate (finite, `> 0`).
+        lr: f32,
+        /// Momentum (in `[0, 1)`; 0 for plain SGD).
+        momentum: f32,
+    },
+}
+
+impl Default for Optimizer {
+    /// `Optimizer::adam(1e-3)`.
+    fn default() -> Self {
+        Optimizer::adam(1e-3)
+    }
+}
+
+impl Optimizer {
+    /// Adam with learning rate `lr`, `beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`.
+    pub fn adam(lr: f32) -> Self {
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+
+    /// SGD with learning rate `lr` and momentum `momentum`.
+    pub fn sgd(lr: f32, momentum: f32) -> Self {
+        Optimizer::Sgd { lr, momentum }
+    }
+
+    /// Checks the hyperparameters.
+    pub fn check(&self) -> Result<()> {
+        let lr = match *self {
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                check_unit("beta1", beta1)?;
+                check_unit("beta2", beta2)?;
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(Error::config(
+                        "eps",
+                        format!("must be finite and > 0, got {eps}"),
+                    ));
+                }
+                lr
+            }
+            Optimizer::Sgd { lr, momentum } => {
+                check_unit("momentum", momentum)?;
+                lr
+            }
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config(
+                "learning rate",
+                format!("must be finite and > 0, got {lr}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_unit(field: &'static str, v: f32) -> Result<()> {
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(Error::config(field, format!("must be in [0, 1), got {v}")))
+    }
+}
+
+/// Optimizer state, one slot per parameter tensor in visiting order.
+pub(crate) struct OptState {
+    opt: Optimizer,
+    weight_decay: f32,
+    t: i32,
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+}
+
+impl OptState {
+    pub(crate) fn new(opt: Optimizer, weight_decay: f32) -> Self {
+        OptState {
+            opt,
+            weight_decay,
+            t: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+
+    /// One update of every parameter of `model` from `grads`.
+    pub(crate) fn step<C: PairCombiner>(&mut self, model: &mut PairClassifier<C>, grads: &Grads) {
+        self.t = self.t.saturating_add(1);
+        let t = self.t;
+        let wd = self.weight_decay;
+        let opt = self.opt.clone();
+        let (ms, vs) = (&mut self.m, &mut self.v);
+        let mut slot = 0usize;
+        model.visit_params(Some(grads), &mut |p, g| {
+            if ms.len() <= slot {
+                ms.push(vec![0.0; p.len()]);
+                vs.push(vec![0.0; p.len()]);
+            }
+            let (m, v) = (&mut ms[slot], &mut vs[slot]);
+            match opt {
+                Optimizer::Adam {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                } => {
+                    let bc1 = 1.0 - beta1.powi(t);
+                    let bc2 = 1.0 - beta2.powi(t);
+                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
+                    {
+                        *m = beta1 * *m + (1.0 - beta1) * g;
+                        *v = beta2 * *v + (1.0 - beta2) * g * g;
+                        let update = (*m / bc1) / ((*v / bc2).sqrt() + eps);
+                        *p -= lr * (update + wd * *p);
+                    }
+                }
+                Optimizer::Sgd { lr, momentum } => {
+                    for ((p, &g), b) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                        let g = g + wd * *p;
+                        *b = momentum * *b + g;
+                        *p -= lr * *b;
+                    }
+                }
+            }
+            slot += 1;
+        });
+    }
+}
