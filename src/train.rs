@@ -183,6 +183,9 @@ pub struct EpochStats {
     pub train_loss: f64,
     /// BCE on the validation set after the epoch, if one was given.
     pub valid_loss: Option<f64>,
+    /// ROC AUC on the validation set after the epoch, if one was given and it holds
+    /// both classes.
+    pub valid_auc: Option<f64>,
     /// Mean consistency penalty `mean (logit(x, y) - logit(y, x))^2` (before `lambda`)
     /// over the epoch, when the batch is trained in both orders.
     pub consistency: Option<f64>,
@@ -343,14 +346,18 @@ impl<C: PairCombiner> PairClassifier<C> {
                 }
             }
             let train_loss = loss_sum / n as f64;
-            let valid_loss = match valid {
-                Some(v) => Some(self.mean_loss(v, config.pos_weight, &mut work)?),
-                None => None,
+            let (valid_loss, valid_auc) = match valid {
+                Some(v) => {
+                    let (loss, auc) = self.valid_metrics(v, config.pos_weight, &mut work)?;
+                    (Some(loss), auc)
+                }
+                None => (None, None),
             };
             let stats = EpochStats {
                 epoch,
                 train_loss,
                 valid_loss,
+                valid_auc,
                 consistency: doubled.then(|| pen_sum / n as f64),
                 elapsed: start.elapsed(),
             };
@@ -389,12 +396,18 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok(history)
     }
 
-    /// Mean BCE over a dataset, using `work` as scratch.
-    fn mean_loss(&self, data: &dyn PairData, pos_weight: f32, work: &mut Work) -> Result<f64> {
+    /// Mean BCE and ROC AUC (if defined) over a dataset, using `work` as scratch.
+    fn valid_metrics(
+        &self,
+        data: &dyn PairData,
+        pos_weight: f32,
+        work: &mut Work,
+    ) -> Result<(f64, Option<f64>)> {
         let n = data.len();
         let cap = work.capacity();
         let labels = data.labels();
         let mut total = 0.0f64;
+        let mut logits = Vec::with_capacity(n);
         let idx: Vec<usize> = (0..n).collect();
         for chunk in idx.chunks(cap) {
             let k = chunk.len();
@@ -405,8 +418,10 @@ impl<C: PairCombiner> PairClassifier<C> {
                 let t = labels.get(i).copied().unwrap_or(0.0);
                 total += crate::loss::bce_with_logits(z, t, pos_weight);
             }
+            logits.extend_from_slice(&work.logits[..k]);
         }
-        Ok(total / n as f64)
+        let auc = crate::metrics::roc_auc(&logits, labels).ok();
+        Ok((total / n as f64, auc))
     }
 }
 
