@@ -343,6 +343,28 @@ impl<C: PairCombiner> PairClassifier<C> {
         out
     }
 
+    /// Gradients flattened in the order of [`flat_params`](Self::flat_params).
+    pub(crate) fn flat_grads(&self, grads: &Grads) -> Vec<f32> {
+        fn push_mlp(out: &mut Vec<f32>, g: &MlpGrads) {
+            for (dw, db) in g.dw.iter().zip(&g.db) {
+                out.extend(dw.iter());
+                out.extend(db.iter());
+            }
+        }
+        let mut out = Vec::with_capacity(self.n_params());
+        if let Some(g) = grads.encoder.as_ref() {
+            push_mlp(&mut out, g);
+        }
+        match (&self.head, &grads.head) {
+            (Head::Mlp(_), HeadGrads::Mlp(g)) => push_mlp(&mut out, g),
+            (Head::Distance(d), HeadGrads::Distance { d_log_scale }) if d.learns_scale() => {
+                out.push(*d_log_scale)
+            }
+            _ => {}
+        }
+        out
+    }
+
     /// Copies `flat` (from [`flat_params`](Self::flat_params) of the same model) back in.
     pub(crate) fn set_flat_params(&mut self, flat: &[f32]) {
         let mut off = 0;
@@ -458,6 +480,54 @@ impl<C: PairCombiner> PairClassifier<C> {
             _ => self.head.backward(c, head, &mut grads.head, None),
         }
         Ok(())
+    }
+
+    /// All trainable parameters, flattened: encoder layers then head, each layer's weight
+    /// (row-major, `(d_in, d_out)`) then bias.
+    pub fn parameters(&self) -> Vec<f32> {
+        self.flat_params()
+    }
+
+    /// Replaces all trainable parameters with `values`, in the order of
+    /// [`parameters`](Self::parameters). Errors if the length differs or a value is not finite.
+    pub fn set_parameters(&mut self, values: &[f32]) -> Result<()> {
+        let n = self.n_params();
+        if values.len() != n {
+            return Err(Error::WidthMismatch {
+                what: "parameters",
+                expected: n,
+                found: values.len(),
+            });
+        }
+        if let Some((col, &value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "parameters",
+                row: 0,
+                col,
+                value,
+            });
+        }
+        self.set_flat_params(values);
+        Ok(())
+    }
+
+    /// Mean binary cross-entropy over `data` (positive weight 1) and its gradient with
+    /// respect to [`parameters`](Self::parameters), computed over the whole dataset in one
+    /// batch. Meant for checks (finite differences, symmetry of gradients) and for custom
+    /// optimisers.
+    pub fn loss_gradient(&self, data: &dyn PairData) -> Result<(f64, Vec<f32>)> {
+        self.check_data(data, "data")?;
+        let n = data.len();
+        let mut work = self.work(n);
+        let idx: Vec<usize> = (0..n).collect();
+        let (xs, ys) = work.inp.view_mut().split_at(ndarray::Axis(0), n);
+        data.gather(&idx, xs, ys);
+        self.forward_stacked(n, &mut work)?;
+        let mut d_logits = vec![0.0f32; n];
+        let loss = crate::loss::bce_batch(&work.logits[..n], data.labels(), 1.0, &mut d_logits);
+        let mut grads = self.zero_grads();
+        self.backward_stacked(n, &d_logits, &mut work, &mut grads)?;
+        Ok((loss, self.flat_grads(&grads)))
     }
 
     /// Checks a batch from the user: same shapes, width `input_dim`, at least one row.
