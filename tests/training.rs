@@ -1,0 +1,271 @@
+//! Training: determinism, configuration checks, early stopping, divergence.
+
+mod common;
+
+use common::*;
+use sympair::{
+    ClusterTask, Combiner, Error, HeadConfig, MlpConfig, Optimizer, PairClassifier, PairData,
+    TrainConfig,
+};
+
+fn task() -> (sympair::PairDataset, sympair::PairDataset) {
+    let t = ClusterTask::new(8, 4).unwrap();
+    (t.generate(600, 1).unwrap(), t.generate(300, 2).unwrap())
+}
+
+fn model(c: Combiner) -> PairClassifier {
+    PairClassifier::builder(8, c).seed(5).build().unwrap()
+}
+
+#[test]
+fn same_seed_and_data_give_bitwise_identical_weights() {
+    let (train, valid) = task();
+    for c in Combiner::builtins() {
+        let cfg = TrainConfig::new().with_epochs(3).with_seed(11);
+        let mut a = model(c.clone());
+        let mut b = model(c.clone());
+        let ha = a.fit(&train, Some(&valid), &cfg).unwrap();
+        let hb = b.fit(&train, Some(&valid), &cfg).unwrap();
+        let bits = |m: &PairClassifier| {
+            m.parameters()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&a), bits(&b), "combiner {c}");
+        assert_eq!(ha.epochs.len(), hb.epochs.len());
+        for (x, y) in ha.epochs.iter().zip(&hb.epochs) {
+            assert_eq!(x.train_loss.to_bits(), y.train_loss.to_bits());
+        }
+    }
+}
+
+#[test]
+fn different_shuffle_seeds_give_different_weights() {
+    let (train, _) = task();
+    let mut a = model(Combiner::AbsDiff);
+    let mut b = model(Combiner::AbsDiff);
+    a.fit(
+        &train,
+        None,
+        &TrainConfig::new().with_epochs(2).with_seed(1),
+    )
+    .unwrap();
+    b.fit(
+        &train,
+        None,
+        &TrainConfig::new().with_epochs(2).with_seed(2),
+    )
+    .unwrap();
+    assert_ne!(a.parameters(), b.parameters());
+}
+
+#[test]
+fn invalid_configs_are_typed_errors_and_leave_the_model_untouched() {
+    let (train, _) = task();
+    let bad = [
+        ("batch_size", TrainConfig::new().with_batch_size(0)),
+        ("epochs", TrainConfig::new().with_epochs(0)),
+        (
+            "learning rate",
+            TrainConfig::new().with_optimizer(Optimizer::adam(-1e-3)),
+        ),
+        (
+            "learning rate",
+            TrainConfig::new().with_optimizer(Optimizer::adam(f32::NAN)),
+        ),
+        (
+            "learning rate",
+            TrainConfig::new().with_optimizer(Optimizer::sgd(f32::INFINITY, 0.9)),
+        ),
+        (
+            "momentum",
+            TrainConfig::new().with_optimizer(Optimizer::sgd(0.1, 1.0)),
+        ),
+        ("weight_decay", TrainConfig::new().with_weight_decay(-0.1)),
+        ("patience", TrainConfig::new().with_patience(0)),
+        ("pos_weight", TrainConfig::new().with_pos_weight(0.0)),
+        ("consistency", TrainConfig::new().with_consistency(f32::NAN)),
+    ];
+    for (field, cfg) in bad {
+        let mut m = model(Combiner::Sum);
+        let before = m.parameters();
+        match m.fit(&train, None, &cfg) {
+            Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected InvalidConfig for {field}, got {other:?}"),
+        }
+        assert_eq!(before, m.parameters(), "{field}: weights changed");
+    }
+}
+
+#[test]
+fn dataset_of_wrong_width_is_rejected_before_training() {
+    let other = ClusterTask::new(5, 3).unwrap().generate(10, 1).unwrap();
+    let mut m = model(Combiner::Sum);
+    let err = m.fit(&other, None, &TrainConfig::new()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::WidthMismatch {
+                expected: 8,
+                found: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn training_lowers_the_loss_with_adam_and_with_sgd() {
+    let (train, valid) = task();
+    for opt in [Optimizer::adam(3e-3), Optimizer::sgd(0.05, 0.9)] {
+        let mut m = model(Combiner::AbsDiff);
+        let initial = m.loss_gradient(&train).unwrap().0;
+        let h = m
+            .fit(
+                &train,
+                Some(&valid),
+                &TrainConfig::new()
+                    .with_epochs(20)
+                    .with_optimizer(opt.clone()),
+            )
+            .unwrap();
+        let last = h.epochs.last().unwrap();
+        assert!(
+            last.train_loss < initial * 0.5,
+            "{opt:?}: {initial} -> {}",
+            last.train_loss
+        );
+        assert!(last.valid_loss.unwrap() < 0.5, "{opt:?}");
+        assert!(last.valid_auc.unwrap() > 0.9, "{opt:?}");
+    }
+}
+
+#[test]
+fn early_stopping_restores_the_weights_of_the_best_epoch() {
+    let (train, valid) = task();
+    // A large learning rate makes the validation loss bounce, so stopping triggers.
+    let cfg = TrainConfig::new()
+        .with_epochs(40)
+        .with_optimizer(Optimizer::adam(0.05))
+        .with_patience(2);
+    let mut m = model(Combiner::Product);
+    let h = m.fit(&train, Some(&valid), &cfg).unwrap();
+    let best = h.best_epoch.expect("early stopping records the best epoch");
+    let best_loss = h.epochs[best].valid_loss.unwrap();
+    for e in &h.epochs {
+        assert!(e.valid_loss.unwrap() >= best_loss);
+    }
+    // The model now holds exactly the weights that gave the best validation loss.
+    let logits = m.logits_for(&valid).unwrap();
+    let loss = sympair::metrics::log_loss_from_logits(&logits, valid.labels()).unwrap();
+    assert_eq!(loss.to_bits(), best_loss.to_bits());
+    if h.stopped_early {
+        assert!(h.epochs.len() < 40);
+        assert_eq!(h.epochs.len(), best + 3);
+    }
+}
+
+#[test]
+fn observer_can_stop_training() {
+    let (train, _) = task();
+    let mut m = model(Combiner::Sum);
+    let mut seen = Vec::new();
+    let h = m
+        .fit_observed(
+            &train,
+            None,
+            &TrainConfig::new().with_epochs(10),
+            &mut |s: &sympair::EpochStats| {
+                seen.push(s.epoch);
+                if s.epoch == 2 {
+                    sympair::Control::Stop
+                } else {
+                    sympair::Control::Continue
+                }
+            },
+        )
+        .unwrap();
+    assert_eq!(seen, vec![0, 1, 2]);
+    assert_eq!(h.epochs.len(), 3);
+    assert!(h.stopped_early);
+}
+
+#[test]
+fn divergence_is_a_typed_error_and_keeps_finite_weights() {
+    // Items of magnitude ~1e14 and a huge learning rate: activations overflow to inf
+    // within a few steps, and inf - inf makes the loss NaN.
+    let (train, _) = task();
+    let train = sympair::PairDataset::new(
+        train.left().mapv(|v| v * 1e14),
+        train.right().mapv(|v| v * 1e14),
+        train.labels().to_vec(),
+    )
+    .unwrap();
+    for c in [Combiner::Product, Combiner::SquaredDiff] {
+        let mut m = PairClassifier::builder(8, c.clone())
+            .mlp_head(
+                MlpConfig::new([32])
+                    .unwrap()
+                    .with_activation(sympair::Activation::LeakyRelu),
+            )
+            .seed(1)
+            .build()
+            .unwrap();
+        let cfg = TrainConfig::new()
+            .with_epochs(50)
+            .with_optimizer(Optimizer::sgd(1e6, 0.0));
+        match m.fit(&train, None, &cfg) {
+            Err(Error::Diverged { epoch, batch, .. }) => {
+                assert!(epoch < 50 && batch < 10, "{c}: epoch {epoch} batch {batch}");
+            }
+            other => panic!("{c}: expected Diverged, got {other:?}"),
+        }
+        assert!(m.parameters().iter().all(|v| v.is_finite()), "{c}");
+    }
+}
+
+#[test]
+fn positive_weight_raises_predicted_probabilities() {
+    let (train, valid) = task();
+    let mean_p = |w: f32| {
+        let mut m = model(Combiner::AbsDiff);
+        m.fit(
+            &train,
+            None,
+            &TrainConfig::new().with_epochs(3).with_pos_weight(w),
+        )
+        .unwrap();
+        let p = m.predict_proba(valid.left(), valid.right()).unwrap();
+        p.mean().unwrap()
+    };
+    assert!(mean_p(5.0) > mean_p(1.0) + 0.05);
+}
+
+#[test]
+fn distance_head_learns_its_scale() {
+    let (train, valid) = task();
+    let mut m = PairClassifier::builder(8, Combiner::SquaredDiff)
+        .head(HeadConfig::Distance { learn_scale: true })
+        .build()
+        .unwrap();
+    let before = m.logits_for(&valid).unwrap();
+    let auc0 = sympair::metrics::roc_auc(&before, valid.labels()).unwrap();
+    let h = m
+        .fit(
+            &train,
+            None,
+            &TrainConfig::new()
+                .with_epochs(5)
+                .with_optimizer(Optimizer::adam(0.05)),
+        )
+        .unwrap();
+    assert!(h.epochs.last().unwrap().train_loss < h.epochs[0].train_loss);
+    let after = m.logits_for(&valid).unwrap();
+    let auc1 = sympair::metrics::roc_auc(&after, valid.labels()).unwrap();
+    // Scaling is monotone: the ranking (AUC) cannot change, the loss improves.
+    assert!((auc0 - auc1).abs() < 1e-9);
+    assert_eq!(m.n_params(), 1);
+    let _ = tiny_task(2, 0);
+}
