@@ -31,6 +31,11 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+// The README's code blocks run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod activation;
 mod atomic;
 pub mod combiner;
