@@ -57,16 +57,21 @@ pub fn bce_with_logits_grad(z: f32, t: f32, pos_weight: f32) -> f32 {
     pos_weight * t * (s - 1.0) + (1.0 - t) * s
 }
 
-/// Mean BCE over a batch; writes `dL/dz_i` (already divided by the batch size) into `grad`.
-pub(crate) fn bce_batch(logits: &[f32], labels: &[f32], pos_weight: f32, grad: &mut [f32]) -> f64 {
-    let n = logits.len().max(1);
-    let inv = 1.0 / n as f32;
+/// Sum of BCE over `logits`; writes `scale * dL/dz_i` into `grad` (`scale` is 1 over the
+/// size of the whole batch, which may span several calls).
+pub(crate) fn bce_batch(
+    logits: &[f32],
+    labels: &[f32],
+    pos_weight: f32,
+    scale: f32,
+    grad: &mut [f32],
+) -> f64 {
     let mut total = 0.0f64;
     for ((&z, &t), g) in logits.iter().zip(labels).zip(grad.iter_mut()) {
         total += bce_with_logits(z, t, pos_weight);
-        *g = bce_with_logits_grad(z, t, pos_weight) * inv;
+        *g = bce_with_logits_grad(z, t, pos_weight) * scale;
     }
-    total / n as f64
+    total
 }
 
 #[cfg(test)]

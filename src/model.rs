@@ -201,10 +201,33 @@ pub(crate) struct Grads {
     pub(crate) head: HeadGrads,
 }
 
+impl Grads {
+    /// `self += other`, tensor by tensor (same model).
+    pub(crate) fn add_assign(&mut self, other: &Grads) {
+        fn add_mlp(a: &mut MlpGrads, b: &MlpGrads) {
+            for (x, y) in a.dw.iter_mut().zip(&b.dw) {
+                *x += y;
+            }
+            for (x, y) in a.db.iter_mut().zip(&b.db) {
+                *x += y;
+            }
+        }
+        if let (Some(a), Some(b)) = (self.encoder.as_mut(), other.encoder.as_ref()) {
+            add_mlp(a, b);
+        }
+        match (&mut self.head, &other.head) {
+            (HeadGrads::Mlp(a), HeadGrads::Mlp(b)) => add_mlp(a, b),
+            (HeadGrads::Distance { d_log_scale: a }, HeadGrads::Distance { d_log_scale: b }) => {
+                *a += *b
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Reusable buffers for up to `capacity` pairs (rows of the stacked input: `2 * capacity`).
 #[derive(Clone, Debug)]
 pub(crate) struct Work {
-    capacity: usize,
     /// Stacked inputs: pair `i` has `x` at row `i` and `y` at row `n + i`.
     pub(crate) inp: Array2<f32>,
     enc: Option<MlpWork>,
@@ -215,12 +238,6 @@ pub(crate) struct Work {
     head: HeadWork,
     /// Mean logits per pair.
     pub(crate) logits: Vec<f32>,
-}
-
-impl Work {
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
-    }
 }
 
 impl<C: PairCombiner> PairClassifier<C> {
@@ -300,7 +317,6 @@ impl<C: PairCombiner> PairClassifier<C> {
         let w = self.combiner.output_dim(self.encoded_dim());
         let need_dc = self.encoder.is_some();
         Work {
-            capacity,
             inp: Array2::zeros((2 * capacity, self.input_dim)),
             enc: self.encoder.as_ref().map(|e| e.work(2 * capacity)),
             c: Array2::zeros((v * capacity, w)),
@@ -336,11 +352,28 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// All parameters, flattened in visiting order.
     pub(crate) fn flat_params(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.n_params());
+        self.copy_params_into(&mut out);
+        out
+    }
+
+    /// Overwrites `out` with the flattened parameters (no allocation once `out` is large enough).
+    pub(crate) fn copy_params_into(&self, out: &mut Vec<f32>) {
+        out.clear();
         if let Some(enc) = self.encoder.as_ref() {
             enc.visit_values(&mut |p| out.extend_from_slice(p));
         }
         self.head.visit_values(&mut |p| out.extend_from_slice(p));
-        out
+    }
+
+    /// Whether every parameter is finite.
+    pub(crate) fn params_finite(&self) -> bool {
+        let mut ok = true;
+        let mut check = |p: &[f32]| ok &= p.iter().all(|v| v.is_finite());
+        if let Some(enc) = self.encoder.as_ref() {
+            enc.visit_values(&mut check);
+        }
+        self.head.visit_values(&mut check);
+        ok
     }
 
     /// Gradients flattened in the order of [`flat_params`](Self::flat_params).
@@ -524,7 +557,10 @@ impl<C: PairCombiner> PairClassifier<C> {
         data.gather(&idx, xs, ys);
         self.forward_stacked(n, &mut work)?;
         let mut d_logits = vec![0.0f32; n];
-        let loss = crate::loss::bce_batch(&work.logits[..n], data.labels(), 1.0, &mut d_logits);
+        let inv = 1.0 / n as f32;
+        let loss =
+            crate::loss::bce_batch(&work.logits[..n], data.labels(), 1.0, inv, &mut d_logits)
+                / n as f64;
         let mut grads = self.zero_grads();
         self.backward_stacked(n, &d_logits, &mut work, &mut grads)?;
         Ok((loss, self.flat_grads(&grads)))
@@ -552,24 +588,44 @@ impl<C: PairCombiner> PairClassifier<C> {
     pub fn predict_logits(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array1<f32>> {
         self.check_batch(x, y)?;
         let n = x.nrows();
-        let cap = n.min(PREDICT_CHUNK);
+        let mut out = vec![0.0f32; n];
+        let threads = crate::parallel::threads_for(n, crate::parallel::MIN_PAIRS_PER_THREAD);
+        let mut parts = split_output(&mut out, threads);
+        let results = crate::parallel::map_mut(&mut parts, threads, |_, (r, dst)| {
+            let (xs, ys) = (x.slice(s![r.clone(), ..]), y.slice(s![r.clone(), ..]));
+            self.predict_range(xs, ys, r.start, dst)
+        });
+        // The first error in row order, as a sequential pass would report it.
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(Array1::from(out))
+    }
+
+    /// Logits of the pairs `x, y` (rows `offset..` of the caller's batch) into `out`,
+    /// chunk by chunk with one workspace.
+    fn predict_range(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView2<f32>,
+        offset: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let n = x.nrows();
+        let cap = n.clamp(1, PREDICT_CHUNK);
         let mut work = self.work(cap);
-        let mut out = Array1::zeros(n);
         let mut start = 0;
         while start < n {
             let end = (start + cap).min(n);
             let xs = x.slice(s![start..end, ..]);
             let ys = y.slice(s![start..end, ..]);
-            check_finite("x", xs).map_err(|e| offset_row(e, start))?;
-            check_finite("y", ys).map_err(|e| offset_row(e, start))?;
+            check_finite("x", xs).map_err(|e| offset_row(e, offset + start))?;
+            check_finite("y", ys).map_err(|e| offset_row(e, offset + start))?;
             self.forward_views(xs, ys, &mut work)?;
-            out.slice_mut(s![start..end])
-                .iter_mut()
-                .zip(&work.logits)
-                .for_each(|(o, &l)| *o = l);
+            if let Some(dst) = out.get_mut(start..end) {
+                dst.copy_from_slice(&work.logits[..end - start]);
+            }
             start = end;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Probabilities `sigmoid(logit)` for a batch; see [`predict_logits`](Self::predict_logits).
@@ -610,17 +666,25 @@ impl<C: PairCombiner> PairClassifier<C> {
     pub fn logits_for(&self, data: &dyn PairData) -> Result<Vec<f32>> {
         self.check_data(data, "data")?;
         let n = data.len();
-        let cap = n.min(PREDICT_CHUNK);
-        let mut work = self.work(cap);
-        let mut out = Vec::with_capacity(n);
-        let idx: Vec<usize> = (0..n).collect();
-        for chunk in idx.chunks(cap) {
-            let k = chunk.len();
-            let (xs, ys) = work.inp.view_mut().split_at(ndarray::Axis(0), k);
-            data.gather(chunk, xs, ys);
-            self.forward_stacked(k, &mut work)?;
-            out.extend_from_slice(&work.logits[..k]);
-        }
+        let mut out = vec![0.0f32; n];
+        let threads = crate::parallel::threads_for(n, crate::parallel::MIN_PAIRS_PER_THREAD);
+        let mut parts = split_output(&mut out, threads);
+        let results = crate::parallel::map_mut(&mut parts, threads, |_, (r, dst)| {
+            let cap = r.len().clamp(1, PREDICT_CHUNK);
+            let mut work = self.work(cap);
+            let idx: Vec<usize> = r.clone().collect();
+            for (c, chunk) in idx.chunks(cap).enumerate() {
+                let k = chunk.len();
+                let (xs, ys) = work.inp.view_mut().split_at(ndarray::Axis(0), k);
+                data.gather(chunk, xs, ys);
+                self.forward_stacked(k, &mut work)?;
+                if let Some(d) = dst.get_mut(c * cap..c * cap + k) {
+                    d.copy_from_slice(&work.logits[..k]);
+                }
+            }
+            Ok(())
+        });
+        results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(out)
     }
 
@@ -635,6 +699,19 @@ impl<C: PairCombiner> PairClassifier<C> {
         }
         Ok(())
     }
+}
+
+/// Cuts `out` into `parts` contiguous pieces, each with its range of rows.
+fn split_output(out: &mut [f32], parts: usize) -> Vec<(std::ops::Range<usize>, &mut [f32])> {
+    let ranges = crate::parallel::ranges(out.len(), parts);
+    let mut pieces = Vec::with_capacity(ranges.len());
+    let mut rest = out;
+    for r in ranges {
+        let (head, tail) = rest.split_at_mut(r.len());
+        pieces.push((r, head));
+        rest = tail;
+    }
+    pieces
 }
 
 /// Shifts the row of a [`Error::NonFinite`] found in a chunk starting at `start`.

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use ndarray::{Axis, s};
+use ndarray::Axis;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
@@ -20,8 +20,9 @@ use crate::combiner::PairCombiner;
 use crate::data::PairData;
 use crate::error::{Error, Result};
 use crate::loss::bce_batch;
-use crate::model::{PairClassifier, Work};
+use crate::model::{Grads, PairClassifier, Work};
 use crate::optim::{OptState, Optimizer};
+use crate::parallel::TRAIN_SLICE;
 
 /// Training settings. Every setter states its default; [`TrainConfig::check`] (run by
 /// `fit` before anything else) rejects invalid values with [`Error::InvalidConfig`].
@@ -269,19 +270,31 @@ impl<C: PairCombiner> PairClassifier<C> {
         let n = train.len();
         let bs = config.batch_size.min(n);
         let doubled = config.doubles_batch();
-        let m_cap = if doubled { 2 * bs } else { bs };
-        let mut work = self.work(m_cap);
-        let mut grads = self.zero_grads();
+        // Each mini-batch is cut into fixed slices of TRAIN_SLICE pairs (with their swapped
+        // copies, if any), so that a slice is self-contained: forward, loss, backward.
+        let n_slots = bs.div_ceil(TRAIN_SLICE);
+        let slice_rows = if doubled {
+            2 * TRAIN_SLICE
+        } else {
+            TRAIN_SLICE
+        }
+        .min(if doubled { 2 * bs } else { bs });
+        let mut slots: Vec<Slot> = (0..n_slots)
+            .map(|_| Slot {
+                work: self.work(slice_rows),
+                grads: self.zero_grads(),
+                labels: vec![0.0; slice_rows],
+                d_logits: vec![0.0; slice_rows],
+            })
+            .collect();
         let mut opt = OptState::new(config.optimizer.clone(), config.weight_decay);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let mut order: Vec<usize> = (0..n).collect();
-        let mut labels = vec![0.0f32; m_cap];
-        let mut d_logits = vec![0.0f32; m_cap];
         let mut backup = self.flat_params();
         let mut best: Option<(f64, usize, Vec<f32>)> = None;
         let mut since_best = 0usize;
         let mut history = History::default();
-        let all_labels = train.labels();
+        let rows_per_pair = if config.swap_augment { 2.0 } else { 1.0 };
 
         for epoch in 0..config.epochs {
             order.shuffle(&mut rng);
@@ -289,41 +302,26 @@ impl<C: PairCombiner> PairClassifier<C> {
             let mut pen_sum = 0.0f64;
             for (batch, idx) in order.chunks(bs).enumerate() {
                 let k = idx.len();
-                let m = if doubled { 2 * k } else { k };
-                // x rows 0..m, y rows m..2m; the second half of each is the swapped order.
-                {
-                    let inp = &mut work.inp;
-                    let (xs, ys) = inp.view_mut().split_at(Axis(0), m);
-                    let (x1, x2) = xs.split_at(Axis(0), k);
-                    let (y1, y2) = ys.split_at(Axis(0), k);
-                    train.gather(idx, x1, y1);
-                    if doubled {
-                        train.gather(idx, y2, x2);
-                    }
+                let scale = BatchScale {
+                    bce: 1.0 / (rows_per_pair * k as f64) as f32,
+                    pen: 1.0 / k as f32,
+                };
+                let active = &mut slots[..k.div_ceil(TRAIN_SLICE)];
+                let this: &Self = self;
+                let threads = crate::parallel::num_threads();
+                let sums = crate::parallel::map_mut(active, threads, |s, slot| {
+                    let end = ((s + 1) * TRAIN_SLICE).min(k);
+                    let pairs = idx.get(s * TRAIN_SLICE..end).unwrap_or(&[]);
+                    this.train_slice(train, pairs, slot, config, scale)
+                });
+                let (mut bce_sum, mut batch_pen) = (0.0f64, 0.0f64);
+                for r in sums {
+                    let (b, p) = r?;
+                    bce_sum += b;
+                    batch_pen += p;
                 }
-                for (r, &i) in idx.iter().enumerate() {
-                    let t = all_labels.get(i).copied().unwrap_or(0.0);
-                    labels[r] = t;
-                    if doubled {
-                        labels[k + r] = t;
-                    }
-                }
-                self.forward_stacked(m, &mut work)?;
-                let logits = &work.logits[..m];
-                let bce_rows = if config.swap_augment { m } else { k };
-                d_logits[..m].fill(0.0);
-                let mut loss = bce_batch(
-                    &logits[..bce_rows],
-                    &labels[..bce_rows],
-                    config.pos_weight,
-                    &mut d_logits[..bce_rows],
-                );
-                let bce = loss;
-                if doubled {
-                    let pen = consistency_penalty(logits, k, config.consistency, &mut d_logits);
-                    pen_sum += pen * k as f64;
-                    loss += f64::from(config.consistency) * pen;
-                }
+                let loss = bce_sum * f64::from(scale.bce)
+                    + f64::from(config.consistency) * batch_pen / k as f64;
                 if !loss.is_finite() {
                     return Err(Error::Diverged {
                         epoch,
@@ -331,12 +329,16 @@ impl<C: PairCombiner> PairClassifier<C> {
                         what: format!("loss is {loss}"),
                     });
                 }
-                loss_sum += bce * k as f64;
-                self.backward_stacked(m, &d_logits[..m], &mut work, &mut grads)?;
-                backup.clear();
-                backup.extend(self.flat_params());
-                opt.step(self, &grads);
-                if self.flat_params().iter().any(|v| !v.is_finite()) {
+                loss_sum += bce_sum;
+                pen_sum += batch_pen;
+                let (first, rest) = active.split_at_mut(1);
+                let grads = &mut first[0].grads;
+                for other in rest.iter() {
+                    grads.add_assign(&other.grads);
+                }
+                self.copy_params_into(&mut backup);
+                opt.step(self, grads);
+                if !self.params_finite() {
                     self.set_flat_params(&backup);
                     return Err(Error::Diverged {
                         epoch,
@@ -345,10 +347,10 @@ impl<C: PairCombiner> PairClassifier<C> {
                     });
                 }
             }
-            let train_loss = loss_sum / n as f64;
+            let train_loss = loss_sum / (rows_per_pair * n as f64);
             let (valid_loss, valid_auc) = match valid {
                 Some(v) => {
-                    let (loss, auc) = self.valid_metrics(v, config.pos_weight, &mut work)?;
+                    let (loss, auc) = self.valid_metrics(v, config.pos_weight)?;
                     (Some(loss), auc)
                 }
                 None => (None, None),
@@ -396,46 +398,96 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok(history)
     }
 
-    /// Mean BCE and ROC AUC (if defined) over a dataset, using `work` as scratch.
-    fn valid_metrics(
+    /// Mean BCE and ROC AUC (if defined) over a dataset.
+    fn valid_metrics(&self, data: &dyn PairData, pos_weight: f32) -> Result<(f64, Option<f64>)> {
+        let logits = self.logits_for(data)?;
+        let labels = data.labels();
+        let total: f64 = logits
+            .iter()
+            .zip(labels)
+            .map(|(&z, &t)| crate::loss::bce_with_logits(z, t, pos_weight))
+            .sum();
+        let auc = crate::metrics::roc_auc(&logits, labels).ok();
+        Ok((total / data.len() as f64, auc))
+    }
+
+    /// Forward, loss and backward for one slice of a mini-batch: the `pairs` (indices into
+    /// `data`) and, when the configuration trains both orders, their swapped copies. Writes
+    /// the slice's gradient into `slot.grads`; returns the slice's BCE sum and consistency
+    /// penalty sum (before `lambda`).
+    fn train_slice(
         &self,
         data: &dyn PairData,
-        pos_weight: f32,
-        work: &mut Work,
-    ) -> Result<(f64, Option<f64>)> {
-        let n = data.len();
-        let cap = work.capacity();
-        let labels = data.labels();
-        let mut total = 0.0f64;
-        let mut logits = Vec::with_capacity(n);
-        let idx: Vec<usize> = (0..n).collect();
-        for chunk in idx.chunks(cap) {
-            let k = chunk.len();
-            let (xs, ys) = work.inp.view_mut().split_at(Axis(0), k);
-            data.gather(chunk, xs, ys.slice_move(s![..k, ..]));
-            self.forward_stacked(k, work)?;
-            for (&z, &i) in work.logits[..k].iter().zip(chunk) {
-                let t = labels.get(i).copied().unwrap_or(0.0);
-                total += crate::loss::bce_with_logits(z, t, pos_weight);
+        pairs: &[usize],
+        slot: &mut Slot,
+        config: &TrainConfig,
+        scale: BatchScale,
+    ) -> Result<(f64, f64)> {
+        let p = pairs.len();
+        let doubled = config.doubles_batch();
+        let m = if doubled { 2 * p } else { p };
+        let Slot {
+            work,
+            grads,
+            labels,
+            d_logits,
+        } = slot;
+        {
+            // x rows 0..m, y rows m..2m; rows p..2p of each are the swapped copies.
+            let (xs, ys) = work.inp.view_mut().split_at(Axis(0), m);
+            let (x1, x2) = xs.split_at(Axis(0), p);
+            let (y1, y2) = ys.split_at(Axis(0), p);
+            data.gather(pairs, x1, y1);
+            if doubled {
+                data.gather(pairs, y2, x2);
             }
-            logits.extend_from_slice(&work.logits[..k]);
         }
-        let auc = crate::metrics::roc_auc(&logits, labels).ok();
-        Ok((total / n as f64, auc))
+        let all_labels = data.labels();
+        for (r, &i) in pairs.iter().enumerate() {
+            let t = all_labels.get(i).copied().unwrap_or(0.0);
+            labels[r] = t;
+            if doubled {
+                labels[p + r] = t;
+            }
+        }
+        self.forward_stacked(m, work)?;
+        let logits = &work.logits[..m];
+        let bce_rows = if config.swap_augment { m } else { p };
+        d_logits[..m].fill(0.0);
+        let bce = bce_batch(
+            &logits[..bce_rows],
+            &labels[..bce_rows],
+            config.pos_weight,
+            scale.bce,
+            &mut d_logits[..bce_rows],
+        );
+        let mut pen = 0.0f64;
+        if doubled {
+            let lambda = config.consistency;
+            for i in 0..p {
+                let diff = logits[i] - logits[p + i];
+                pen += f64::from(diff) * f64::from(diff);
+                let g = 2.0 * lambda * diff * scale.pen;
+                d_logits[i] += g;
+                d_logits[p + i] -= g;
+            }
+        }
+        self.backward_stacked(m, &d_logits[..m], work, grads)?;
+        Ok((bce, pen))
     }
 }
 
-/// `mean_i (l_i - l_{k+i})^2` over the `k` pairs whose swapped copies follow them, adding
-/// `lambda` times its gradient to `d_logits`. Returns the penalty before `lambda`.
-fn consistency_penalty(logits: &[f32], k: usize, lambda: f32, d_logits: &mut [f32]) -> f64 {
-    let inv = 1.0 / k as f32;
-    let mut sum = 0.0f64;
-    for i in 0..k {
-        let diff = logits[i] - logits[k + i];
-        sum += f64::from(diff) * f64::from(diff);
-        let g = 2.0 * lambda * diff * inv;
-        d_logits[i] += g;
-        d_logits[k + i] -= g;
-    }
-    sum / k as f64
+/// Per-slot buffers of one training slice.
+struct Slot {
+    work: Work,
+    grads: Grads,
+    labels: Vec<f32>,
+    d_logits: Vec<f32>,
+}
+
+/// Loss scales of one mini-batch: 1 over the BCE rows, 1 over the pairs.
+#[derive(Clone, Copy)]
+struct BatchScale {
+    bce: f32,
+    pen: f32,
 }
