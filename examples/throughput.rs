@@ -13,7 +13,9 @@
 //!   the input gradient the model never needs: `views * 2 n (2 w h + 3 h)` in all).
 //!
 //! Ratios are model GFLOP/s over roof GFLOP/s at one thread; the last columns give the
-//! speed-up of inference and training from 1 to 2 threads.
+//! speed-up of inference and training from 1 to 2 threads. A second table compares
+//! all-pairs scoring with the pair API (`SECTION=all_pairs` runs only that one; `REPS=n`
+//! sets the repetitions, default 7).
 
 use std::time::Instant;
 
@@ -39,10 +41,13 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let reps = std::env::var("REPS")
+    let reps: usize = std::env::var("REPS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
+    if std::env::var("SECTION").as_deref() == Ok("all_pairs") {
+        return all_pairs(reps.min(3));
+    }
     println!(
         "{:>4} {:<20} {:>9} {:>12} {:>7} {:>12} {:>7} {:>9} {:>9}",
         "d",
@@ -113,6 +118,73 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 train_s[0] / train_s[1],
             );
         }
+    }
+    all_pairs(reps.min(3))
+}
+
+/// All-pairs scoring of 2,000 items (1,999,000 unordered pairs) at d = 384 against the
+/// batched pair API on the same pairs. The pair API is timed on prebuilt batches (the
+/// time to build them is not counted), and the largest difference of logits is reported.
+fn all_pairs(reps: usize) -> Result<(), Box<dyn std::error::Error>> {
+    const N: usize = 2000;
+    const D: usize = 384;
+    const CHUNK: usize = 32_768;
+    let items = ClusterTask::new(D, 16)?.generate(N, 5)?.left().to_owned();
+    let pairs: Vec<(usize, usize)> = (0..N)
+        .flat_map(|i| (i + 1..N).map(move |j| (i, j)))
+        .collect();
+    println!(
+        "\nall pairs of {N} items, d = {D}: {} pairs\n{:<20} {:>14} {:>14} {:>8} {:>10}",
+        pairs.len(),
+        "combiner",
+        "all-pairs p/s",
+        "pair API p/s",
+        "speed-up",
+        "max |diff|"
+    );
+    for combiner in [
+        Combiner::Sum,
+        Combiner::ConcatSwapAverage,
+        Combiner::Concat,
+        Combiner::AbsDiff,
+    ] {
+        let model = PairClassifier::builder(D, combiner.clone())
+            .seed(1)
+            .build()?;
+        let mut fast = Vec::with_capacity(pairs.len());
+        let fast_s = best_of(reps, || {
+            fast.clear();
+            model
+                .score_all_pairs(items.view(), |_, _, l| fast.push(l))
+                .ok();
+        });
+        let mut api_s = 0.0;
+        let mut max_diff = 0.0f32;
+        let mut x = Array2::<f32>::zeros((CHUNK, D));
+        let mut y = Array2::<f32>::zeros((CHUNK, D));
+        for (c, block) in pairs.chunks(CHUNK).enumerate() {
+            for (r, &(i, j)) in block.iter().enumerate() {
+                x.row_mut(r).assign(&items.row(i));
+                y.row_mut(r).assign(&items.row(j));
+            }
+            let k = block.len();
+            let (xs, ys) = (x.slice(ndarray::s![..k, ..]), y.slice(ndarray::s![..k, ..]));
+            let mut logits = None;
+            api_s += best_of(1, || logits = model.predict_logits(xs, ys).ok());
+            if let Some(l) = logits {
+                for (a, b) in l.iter().zip(&fast[c * CHUNK..c * CHUNK + k]) {
+                    max_diff = max_diff.max((a - b).abs());
+                }
+            }
+        }
+        println!(
+            "{:<20} {:>14.0} {:>14.0} {:>7.1}x {:>10.1e}",
+            combiner.to_string(),
+            pairs.len() as f64 / fast_s,
+            pairs.len() as f64 / api_s,
+            api_s / fast_s,
+            max_diff
+        );
     }
     Ok(())
 }

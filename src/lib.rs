@@ -49,12 +49,13 @@ mod mlp;
 mod model;
 mod optim;
 mod parallel;
+pub mod scoring;
 mod synth;
 mod train;
 
 pub use activation::{Activation, LEAKY_RELU_SLOPE};
 pub use combiner::{
-    AbsDiff, Combiner, Concat, ConcatSwapAverage, Max, PairCombiner, Product, Similarity,
+    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product, Similarity,
     SquaredDiff, Stack, Sum,
 };
 pub use data::{PairData, PairDataset};

@@ -307,23 +307,58 @@ impl Mlp {
     pub(crate) fn forward(&self, input: ArrayView2<f32>, ws: &mut MlpWork) {
         let rows = input.nrows();
         debug_assert!(rows <= ws.capacity);
+        if let Some(first) = self.layers.first() {
+            let mut z = ws.z[0].slice_mut(s![..rows, ..]);
+            for mut row in z.rows_mut() {
+                row.assign(&first.b);
+            }
+            general_mat_mul(1.0, &input, &first.w, 1.0, &mut z);
+        }
+        self.forward_after_first(rows, ws);
+    }
+
+    /// Finishes a forward pass whose first-layer pre-activation (`z_0 = x W_0 + b_0`) is
+    /// already in [`MlpWork::first_preact_mut`]: activation, then the remaining layers.
+    pub(crate) fn forward_after_first(&self, rows: usize, ws: &mut MlpWork) {
         let last = self.layers.len().saturating_sub(1);
         for (l, layer) in self.layers.iter().enumerate() {
-            let (before, rest) = ws.a.split_at_mut(l);
-            let mut z = ws.z[l].slice_mut(s![..rows, ..]);
-            for mut row in z.rows_mut() {
-                row.assign(&layer.b);
+            if l > 0 {
+                let (before, _) = ws.a.split_at_mut(l);
+                let mut z = ws.z[l].slice_mut(s![..rows, ..]);
+                for mut row in z.rows_mut() {
+                    row.assign(&layer.b);
+                }
+                general_mat_mul(
+                    1.0,
+                    &before[l - 1].slice(s![..rows, ..]),
+                    &layer.w,
+                    1.0,
+                    &mut z,
+                );
             }
-            let inp = if l == 0 {
-                input
-            } else {
-                before[l - 1].slice(s![..rows, ..])
-            };
-            general_mat_mul(1.0, &inp, &layer.w, 1.0, &mut z);
             if l < last {
+                let (zl, al) = (&ws.z[l], &mut ws.a[l]);
                 self.activation
-                    .forward(z.view(), rest[0].slice_mut(s![..rows, ..]));
+                    .forward(zl.slice(s![..rows, ..]), al.slice_mut(s![..rows, ..]));
             }
+        }
+    }
+
+    /// First layer's weight and bias.
+    pub(crate) fn first_layer(&self) -> Option<(&Array2<f32>, &Array1<f32>)> {
+        self.layers.first().map(|l| (&l.w, &l.b))
+    }
+
+    /// For a network with exactly one hidden layer and one output: `(b_0, w_1, b_1)` as
+    /// slices, for the fused per-pair path of all-pairs scoring.
+    pub(crate) fn one_hidden_to_scalar(&self) -> Option<(&[f32], &[f32], f32)> {
+        match self.layers.as_slice() {
+            [first, second] if second.w.ncols() == 1 => Some((
+                first.b.as_slice()?,
+                second.w.as_slice()?,
+                *second.b.first()?,
+            )),
+            _ => None,
         }
     }
 
@@ -387,6 +422,11 @@ impl MlpWork {
         let z = self.z.last()?;
         let dz = self.dz.last_mut()?;
         Some((z.slice(s![..rows, ..]), dz.slice_mut(s![..rows, ..])))
+    }
+
+    /// The first layer's pre-activation rows, for [`Mlp::forward_after_first`].
+    pub(crate) fn first_preact_mut(&mut self, rows: usize) -> Option<ArrayViewMut2<'_, f32>> {
+        self.z.first_mut().map(|z| z.slice_mut(s![..rows, ..]))
     }
 
     /// Where the caller writes `dL/d(output)` before [`Mlp::backward`].

@@ -92,9 +92,9 @@ impl EncoderConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PairClassifier<C = crate::Combiner> {
     input_dim: usize,
-    combiner: C,
-    encoder: Option<Mlp>,
-    head: Head,
+    pub(crate) combiner: C,
+    pub(crate) encoder: Option<Mlp>,
+    pub(crate) head: Head,
 }
 
 /// Builder for [`PairClassifier`]; see [`PairClassifier::builder`].
@@ -439,9 +439,20 @@ impl<C: PairCombiner> PairClassifier<C> {
             work.inp.slice_mut(s![n..2 * n, ..]).assign(&y);
             return self.forward_stacked(n, work);
         }
+        self.forward_encoded(x, y, work)
+    }
+
+    /// Combiner and head over already-encoded items `ex, ey` (`(n, e)`), into `work.logits`.
+    pub(crate) fn forward_encoded(
+        &self,
+        ex: ArrayView2<f32>,
+        ey: ArrayView2<f32>,
+        work: &mut Work,
+    ) -> Result<()> {
+        let n = ex.nrows();
         let v = self.combiner.n_views();
         self.combiner
-            .forward(x, y, work.c.slice_mut(s![..v * n, ..]))?;
+            .forward(ex, ey, work.c.slice_mut(s![..v * n, ..]))?;
         self.finish_forward(n, work);
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, Zip, s};
 
-use super::PairCombiner;
+use super::{LinearDecomposition, PairCombiner};
 use crate::error::Result;
 
 /// Plain concatenation `[x|y]`; output width `2d`; **not symmetric**.
@@ -50,6 +50,9 @@ impl PairCombiner for Concat {
     fn is_symmetric(&self) -> bool {
         false
     }
+    fn linear_decomposition(&self) -> LinearDecomposition {
+        LinearDecomposition::Split
+    }
     fn forward(
         &self,
         x: ArrayView2<f32>,
@@ -83,6 +86,9 @@ impl PairCombiner for ConcatSwapAverage {
     }
     fn n_views(&self) -> usize {
         2
+    }
+    fn linear_decomposition(&self) -> LinearDecomposition {
+        LinearDecomposition::SplitSwap
     }
     fn forward(
         &self,

@@ -92,6 +92,13 @@ pub trait PairCombiner: Send + Sync + fmt::Debug {
         false
     }
 
+    /// How a linear layer applied to this combiner's output splits over the two items.
+    /// All-pairs scoring uses it to precompute per-item products. Default
+    /// [`LinearDecomposition::None`].
+    fn linear_decomposition(&self) -> LinearDecomposition {
+        LinearDecomposition::None
+    }
+
     /// Writes the combined rows for the batch into `out`.
     fn forward(
         &self,
@@ -146,6 +153,21 @@ pub trait PairCombiner: Send + Sync + fmt::Debug {
         self.forward(x, y, out.view_mut())?;
         Ok(out)
     }
+}
+
+/// How `c W` (a linear layer on a combiner's output `c`) splits into per-item parts, which
+/// lets all-pairs scoring compute `x W` once per item instead of `c W` once per pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinearDecomposition {
+    /// No split: every pair's row must be formed and multiplied.
+    None,
+    /// `c = x + y`: `c W = x W + y W`.
+    Shared,
+    /// `c = [x|y]`: `c W = x W_1 + y W_2`, with `W_1` the first `d` rows of `W`.
+    Split,
+    /// Two views `[x|y]` and `[y|x]`: `x W_1 + y W_2` and `y W_1 + x W_2`.
+    SplitSwap,
 }
 
 /// `x` and `y` must have the same shape.
@@ -229,6 +251,9 @@ pub(crate) fn elementwise_backward<E: Elementwise>(
 /// Implements [`PairCombiner`] for a unit struct that implements `Elementwise`.
 macro_rules! elementwise_combiner {
     ($ty:ident, $name:literal, nonnegative = $nonneg:literal) => {
+        $crate::combiner::elementwise_combiner!($ty, $name, nonnegative = $nonneg, linear = None);
+    };
+    ($ty:ident, $name:literal, nonnegative = $nonneg:literal, linear = $lin:ident) => {
         impl $crate::combiner::PairCombiner for $ty {
             fn name(&self) -> String {
                 $name.to_owned()
@@ -238,6 +263,9 @@ macro_rules! elementwise_combiner {
             }
             fn output_is_nonnegative(&self) -> bool {
                 $nonneg
+            }
+            fn linear_decomposition(&self) -> $crate::combiner::LinearDecomposition {
+                $crate::combiner::LinearDecomposition::$lin
             }
             fn forward(
                 &self,
@@ -341,6 +369,9 @@ impl PairCombiner for Combiner {
     }
     fn output_is_nonnegative(&self) -> bool {
         self.inner().output_is_nonnegative()
+    }
+    fn linear_decomposition(&self) -> LinearDecomposition {
+        self.inner().linear_decomposition()
     }
     fn forward(
         &self,

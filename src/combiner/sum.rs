@@ -21,4 +21,4 @@ impl Elementwise for Sum {
     }
 }
 
-elementwise_combiner!(Sum, "sum", nonnegative = false);
+elementwise_combiner!(Sum, "sum", nonnegative = false, linear = Shared);
