@@ -70,7 +70,7 @@ fn slice_all_finite(v: &[f32]) -> bool {
     v.iter().fold(0u32, |m, x| m.max(x.to_bits() & EXP)) < EXP
 }
 
-fn all_finite(m: ArrayView2<f32>) -> bool {
+pub(crate) fn all_finite(m: ArrayView2<f32>) -> bool {
     match m.as_slice_memory_order() {
         Some(v) => slice_all_finite(v),
         None => m.rows().into_iter().all(|r| match r.as_slice() {

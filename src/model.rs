@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::combiner::{PairCombiner, check_pair};
-use crate::data::{PairData, check_finite};
+use crate::data::{PairData, all_finite, check_finite};
 use crate::error::{Error, Result};
 use crate::head::{Head, HeadConfig, HeadGrads, HeadWork};
 use crate::loss::sigmoid;
@@ -27,7 +27,7 @@ use crate::mlp::{Mlp, MlpConfig, MlpGrads, MlpWork};
 
 /// Pairs per chunk in batched prediction: big enough for efficient matrix products,
 /// small enough that a chunk's rows stay in cache between the combiner and the head.
-pub(crate) const PREDICT_CHUNK: usize = 256;
+pub(crate) const PREDICT_CHUNK: usize = 128;
 
 /// Format name written into saved models.
 const FORMAT_NAME: &str = "sympair";
@@ -628,9 +628,25 @@ impl<C: PairCombiner> PairClassifier<C> {
             let end = (start + cap).min(n);
             let xs = x.slice(s![start..end, ..]);
             let ys = y.slice(s![start..end, ..]);
-            check_finite("x", xs).map_err(|e| offset_row(e, offset + start))?;
-            check_finite("y", ys).map_err(|e| offset_row(e, offset + start))?;
-            self.forward_views(xs, ys, &mut work)?;
+            let check_inputs = || -> Result<()> {
+                check_finite("x", xs).map_err(|e| offset_row(e, offset + start))?;
+                check_finite("y", ys).map_err(|e| offset_row(e, offset + start))
+            };
+            if self.encoder.is_none() && self.combiner.propagates_non_finite() {
+                // Validate the combined rows while they are in cache; only a non-finite
+                // value there sends us back to the inputs (it may also be an overflow of
+                // finite inputs, which is not an input error).
+                let v = self.combiner.n_views();
+                let c = work.c.slice_mut(s![..v * (end - start), ..]);
+                self.combiner.forward(xs, ys, c)?;
+                if !all_finite(work.c.slice(s![..v * (end - start), ..])) {
+                    check_inputs()?;
+                }
+                self.finish_forward(end - start, &mut work);
+            } else {
+                check_inputs()?;
+                self.forward_views(xs, ys, &mut work)?;
+            }
             if let Some(dst) = out.get_mut(start..end) {
                 dst.copy_from_slice(&work.logits[..end - start]);
             }

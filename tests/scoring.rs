@@ -164,3 +164,33 @@ fn scoring_rejects_bad_input_with_typed_errors() {
     let data = ClusterTask::new(4, 2).unwrap().generate(2, 1).unwrap();
     assert_eq!(data.len(), 2);
 }
+
+#[test]
+fn prediction_names_the_first_non_finite_input_for_every_combiner() {
+    // Every combiner, including Max (which can hide -inf) and two-view ones.
+    for c in Combiner::builtins() {
+        let model = PairClassifier::builder(3, c.clone()).build().unwrap();
+        for (bad, side) in [
+            (f32::NAN, "x"),
+            (f32::NEG_INFINITY, "y"),
+            (f32::INFINITY, "x"),
+        ] {
+            let mut x = Array2::<f32>::ones((700, 3));
+            let mut y = Array2::<f32>::ones((700, 3));
+            let target = if side == "x" { &mut x } else { &mut y };
+            target[[613, 2]] = bad;
+            target[[650, 0]] = bad;
+            match model.predict_logits(x.view(), y.view()) {
+                Err(sympair::Error::NonFinite {
+                    what,
+                    row: 613,
+                    col: 2,
+                    ..
+                }) => {
+                    assert_eq!(what, side, "{c}")
+                }
+                other => panic!("{c}: expected NonFinite at row 613, got {other:?}"),
+            }
+        }
+    }
+}

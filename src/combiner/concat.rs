@@ -45,13 +45,17 @@ impl PairCombiner for Concat {
         "concat".to_owned()
     }
     fn output_dim(&self, d: usize) -> usize {
-        2 * d
+        // Saturates: a width read from a file must not overflow (no real input is this wide).
+        d.saturating_mul(2)
     }
     fn is_symmetric(&self) -> bool {
         false
     }
     fn linear_decomposition(&self) -> LinearDecomposition {
         LinearDecomposition::Split
+    }
+    fn propagates_non_finite(&self) -> bool {
+        true
     }
     fn forward(
         &self,
@@ -82,13 +86,17 @@ impl PairCombiner for ConcatSwapAverage {
         "concat_swap_average".to_owned()
     }
     fn output_dim(&self, d: usize) -> usize {
-        2 * d
+        // Saturates: a width read from a file must not overflow (no real input is this wide).
+        d.saturating_mul(2)
     }
     fn n_views(&self) -> usize {
         2
     }
     fn linear_decomposition(&self) -> LinearDecomposition {
         LinearDecomposition::SplitSwap
+    }
+    fn propagates_non_finite(&self) -> bool {
+        true
     }
     fn forward(
         &self,

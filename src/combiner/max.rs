@@ -38,4 +38,5 @@ impl Elementwise for Max {
     }
 }
 
-elementwise_combiner!(Max, "max", nonnegative = false);
+// `max(-inf, 3) = 3` hides a bad input, so prediction must check Max's inputs themselves.
+elementwise_combiner!(Max, "max", nonnegative = false, propagates = false);

@@ -92,6 +92,14 @@ pub trait PairCombiner: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether a NaN or infinite input value always yields a non-finite output value. When
+    /// `true`, prediction validates the (cached) combined rows instead of re-reading the
+    /// inputs, and inspects the inputs only if a combined value is not finite. Default
+    /// `false` (inputs are always checked), which is always safe.
+    fn propagates_non_finite(&self) -> bool {
+        false
+    }
+
     /// How a linear layer applied to this combiner's output splits over the two items.
     /// All-pairs scoring uses it to precompute per-item products. Default
     /// [`LinearDecomposition::None`].
@@ -149,7 +157,17 @@ pub trait PairCombiner: Send + Sync + fmt::Debug {
     fn combine(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array2<f32>> {
         check_pair(x, y)?;
         let (n, d) = x.dim();
-        let mut out = Array2::zeros((self.n_views() * n, self.output_dim(d)));
+        let shape = (self.n_views().saturating_mul(n), self.output_dim(d));
+        // ndarray panics on shapes of more than isize::MAX values; an empty view can be
+        // that wide (`(0, 2^62)` with `Concat` asks for width 2^63).
+        let values = shape.0.max(1).checked_mul(shape.1.max(1));
+        if values.is_none_or(|v| v > isize::MAX as usize) {
+            return Err(Error::Unsupported(format!(
+                "{} output of shape {shape:?} is too large",
+                self.name()
+            )));
+        }
+        let mut out = Array2::zeros(shape);
         self.forward(x, y, out.view_mut())?;
         Ok(out)
     }
@@ -251,9 +269,34 @@ pub(crate) fn elementwise_backward<E: Elementwise>(
 /// Implements [`PairCombiner`] for a unit struct that implements `Elementwise`.
 macro_rules! elementwise_combiner {
     ($ty:ident, $name:literal, nonnegative = $nonneg:literal) => {
-        $crate::combiner::elementwise_combiner!($ty, $name, nonnegative = $nonneg, linear = None);
+        $crate::combiner::elementwise_combiner!(
+            $ty,
+            $name,
+            nonnegative = $nonneg,
+            linear = None,
+            propagates = true
+        );
     };
     ($ty:ident, $name:literal, nonnegative = $nonneg:literal, linear = $lin:ident) => {
+        $crate::combiner::elementwise_combiner!(
+            $ty,
+            $name,
+            nonnegative = $nonneg,
+            linear = $lin,
+            propagates = true
+        );
+    };
+    ($ty:ident, $name:literal, nonnegative = $nonneg:literal, propagates = $prop:literal) => {
+        $crate::combiner::elementwise_combiner!(
+            $ty,
+            $name,
+            nonnegative = $nonneg,
+            linear = None,
+            propagates = $prop
+        );
+    };
+    ($ty:ident, $name:literal, nonnegative = $nonneg:literal, linear = $lin:ident,
+     propagates = $prop:literal) => {
         impl $crate::combiner::PairCombiner for $ty {
             fn name(&self) -> String {
                 $name.to_owned()
@@ -266,6 +309,9 @@ macro_rules! elementwise_combiner {
             }
             fn linear_decomposition(&self) -> $crate::combiner::LinearDecomposition {
                 $crate::combiner::LinearDecomposition::$lin
+            }
+            fn propagates_non_finite(&self) -> bool {
+                $prop
             }
             fn forward(
                 &self,
@@ -372,6 +418,9 @@ impl PairCombiner for Combiner {
     }
     fn linear_decomposition(&self) -> LinearDecomposition {
         self.inner().linear_decomposition()
+    }
+    fn propagates_non_finite(&self) -> bool {
+        self.inner().propagates_non_finite()
     }
     fn forward(
         &self,

@@ -78,13 +78,20 @@ impl PairCombiner for Stack {
         format!("stack[{}]", names.join("+"))
     }
     fn output_dim(&self, d: usize) -> usize {
-        self.parts.iter().map(|p| p.output_dim(d)).sum()
+        // Saturates: a width read from a file must not overflow (no real input is this wide).
+        self.parts
+            .iter()
+            .fold(0, |acc: usize, p| acc.saturating_add(p.output_dim(d)))
     }
     fn is_symmetric(&self) -> bool {
         self.parts.iter().all(|p| p.is_symmetric())
     }
     fn output_is_nonnegative(&self) -> bool {
         self.parts.iter().all(|p| p.output_is_nonnegative())
+    }
+    fn propagates_non_finite(&self) -> bool {
+        // Every part sees all inputs, so one propagating part is enough.
+        self.parts.iter().any(|p| p.propagates_non_finite())
     }
     fn forward(
         &self,
