@@ -161,7 +161,8 @@ mod npy {
 
     /// Decodes a whole `.npy` file held in memory.
     pub(super) fn decode(bytes: &[u8]) -> Result<Array2<f32>> {
-        let header = Header::from_reader(&mut &bytes[..]).map_err(|e| {
+        let mut data = bytes;
+        let header = Header::from_reader(&mut data).map_err(|e| {
             Error::Format(match e {
                 ReadHeaderError::Io(io) if io.kind() == ErrorKind::UnexpectedEof => {
                     "not a valid .npy file: truncated header".to_owned()
@@ -176,6 +177,20 @@ mod npy {
                 header.shape.len(),
                 header.shape,
                 header.type_descriptor
+            )));
+        }
+        // ndarray-npy allocates the whole array before reading the data, so a small file
+        // whose header declares a huge shape would allocate that much (or abort the
+        // process). Every value takes at least one byte: refuse a shape the data cannot hold.
+        let values = header
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &s| acc.checked_mul(s));
+        if values.is_none_or(|v| v > data.len()) {
+            return Err(Error::Format(format!(
+                "truncated data: the header declares shape {:?} but only {} bytes of data follow",
+                header.shape,
+                data.len()
             )));
         }
         let dtype = header.type_descriptor.to_string();
