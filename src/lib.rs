@@ -42,6 +42,7 @@ pub mod combiner;
 mod data;
 mod error;
 mod head;
+mod indexed;
 pub mod io;
 pub mod loss;
 pub mod metrics;
@@ -61,6 +62,7 @@ pub use combiner::{
 pub use data::{PairData, PairDataset};
 pub use error::{Error, Result};
 pub use head::{DistanceHead, Head, HeadConfig};
+pub use indexed::{ItemPairs, SplitReport};
 pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
 pub use mlp::{Mlp, MlpConfig};
 pub use model::{EncoderConfig, FORMAT_VERSION, PairClassifier, PairClassifierBuilder};
