@@ -140,8 +140,26 @@ impl Mlp {
         widths.extend_from_slice(&config.hidden);
         widths.push(d_out);
         let mut layers = Vec::with_capacity(widths.len() - 1);
-        for pair in widths.windows(2) {
+        let n_layers = widths.len() - 1;
+        for (l, pair) in widths.windows(2).enumerate() {
             let (fan_in, fan_out) = (pair[0], pair[1]);
+            // ndarray panics on arrays of more than isize::MAX bytes; say which width is at fault.
+            let bytes = fan_in
+                .checked_mul(fan_out)
+                .and_then(|n| n.checked_mul(std::mem::size_of::<f32>()));
+            if bytes.is_none_or(|b| b > isize::MAX as usize) {
+                // Blame the wider of the two widths: 0 is the input, n_layers the output.
+                let wide = if fan_in >= fan_out { l } else { l + 1 };
+                let field = match wide {
+                    0 => "input_dim",
+                    _ if wide == n_layers => "output_dim",
+                    _ => "hidden",
+                };
+                return Err(Error::config(
+                    field,
+                    format!("a {fan_in} x {fan_out} weight matrix is too large"),
+                ));
+            }
             let std = if config.activation.uses_he_init() {
                 (2.0 / fan_in as f64).sqrt()
             } else {
