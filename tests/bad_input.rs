@@ -1366,6 +1366,29 @@ fn loading_a_missing_or_unreadable_file_is_an_io_error() {
 // sympair::io
 // ---------------------------------------------------------------------------------------
 
+/// Paths that cannot be read or written give `Error::Io`, and a failed save leaves nothing.
+#[test]
+fn unreadable_and_unwritable_paths_are_io_errors() {
+    let nowhere = scratch("no-such-folder").join("deeper").join("file");
+    assert_eq!(outcome(&read_pairs_csv(&nowhere)), Err(Kind::Io));
+    assert_eq!(
+        outcome(&write_predictions_csv(&nowhere, &[(0, 1)], &[0.5])),
+        Err(Kind::Io)
+    );
+    assert_eq!(outcome(&ZOO[0].save(&nowhere)), Err(Kind::Io));
+    #[cfg(feature = "npy")]
+    {
+        use sympair::io::{read_embeddings_npy, write_embeddings_npy};
+        assert_eq!(outcome(&read_embeddings_npy(&nowhere)), Err(Kind::Io));
+        let m = filled(2, 2, 0.0);
+        assert_eq!(
+            outcome(&write_embeddings_npy(&nowhere, m.view())),
+            Err(Kind::Io)
+        );
+    }
+    assert!(!nowhere.exists());
+}
+
 /// Text made of CSV-ish tokens, so that random input often gets past the header.
 fn csv_like() -> impl Strategy<Value = String> {
     let token = prop_oneof![
