@@ -36,31 +36,35 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-mod activation;
+pub mod activation;
 mod atomic;
 pub mod combiner;
-mod data;
-mod error;
-mod head;
-mod indexed;
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod head;
+pub mod indexed;
 pub mod io;
 pub mod loss;
 pub mod metrics;
-mod mlp;
-mod model;
-mod optim;
-mod parallel;
+pub mod mlp;
+pub mod model;
+pub mod optim;
+pub mod parallel;
 pub mod scoring;
-mod synth;
-mod train;
+pub mod synth;
+pub mod train;
 
 pub use activation::{Activation, LEAKY_RELU_SLOPE};
 pub use combiner::{
-    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product, Similarity,
-    SquaredDiff, Stack, Sum,
+    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product,
+    Similarity, SquaredDiff, Stack, Sum,
 };
 pub use data::{PairData, PairDataset};
 pub use error::{Error, Result};
+pub use eval::{
+    AsymmetryReport, EvalRow, EvalTable, Evaluation, ThresholdReport, asymmetry, evaluate,
+};
 pub use head::{DistanceHead, Head, HeadConfig};
 pub use indexed::{ItemPairs, SplitReport};
 pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};

@@ -1,0 +1,410 @@
+//! One-call evaluation of a trained classifier on a labelled dataset.
+//!
+//! [`evaluate`] scores every pair of a dataset in both orders and returns an
+//! [`Evaluation`]: the ranking metrics (ROC AUC, average precision), the log loss, the
+//! decision metrics at the default cut-off (logit 0, probability 0.5), the best
+//! accuracy and F1 over all cut-offs (see [`best_threshold`]), and an
+//! [`AsymmetryReport`]. Every number is the [`metrics`](crate::metrics) function of the
+//! same name applied to [`PairClassifier::logits_for`]; nothing is recomputed here.
+//!
+//! [`EvalTable`] lines up several evaluations, one row per model, for comparisons.
+//!
+//! ```
+//! use sympair::{ClusterTask, Combiner, PairClassifier, TrainConfig, evaluate};
+//!
+//! let task = ClusterTask::new(16, 6)?;
+//! let (train, test) = (task.generate(1000, 1)?, task.generate(200, 2)?);
+//! let mut model = PairClassifier::builder(16, Combiner::AbsDiff).seed(1).build()?;
+//! model.fit(&train, None, &TrainConfig::new().with_epochs(10))?;
+//!
+//! let eval = evaluate(&model, &test)?;
+//! assert_eq!((eval.n, eval.positives), (200, 100));
+//! assert!(eval.roc_auc.unwrap() > 0.9);
+//! assert_eq!(eval.asymmetry.max, 0.0); // AbsDiff is exactly symmetric
+//! println!("{eval}");
+//! # Ok::<(), sympair::Error>(())
+//! ```
+
+use std::fmt;
+
+use ndarray::ArrayViewMut2;
+use serde::Serialize;
+
+use crate::combiner::PairCombiner;
+use crate::data::{PairData, sealed::Gather};
+use crate::error::{Error, Result};
+use crate::loss::sigmoid;
+use crate::metrics::{
+    Confusion, ThresholdChoice, ThresholdCriterion, average_precision, best_threshold,
+    confusion_at, log_loss_from_logits, roc_auc,
+};
+use crate::model::PairClassifier;
+
+/// How far a model is from order independence on a dataset: statistics of
+/// `|logit(x_i, y_i) - logit(y_i, x_i)|` over its pairs (differences taken in `f64`).
+///
+/// Both are exactly `0.0` for a model with a symmetric combiner.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct AsymmetryReport {
+    /// Mean absolute logit difference.
+    pub mean: f64,
+    /// Largest absolute logit difference.
+    pub max: f64,
+}
+
+impl AsymmetryReport {
+    /// The report for logits of the same pairs in the two orders.
+    fn from_logits(forward: &[f32], backward: &[f32]) -> Self {
+        let mut sum = 0.0f64;
+        let mut max = 0.0f64;
+        for (&a, &b) in forward.iter().zip(backward) {
+            let d = (f64::from(a) - f64::from(b)).abs();
+            sum += d;
+            max = max.max(d);
+        }
+        AsymmetryReport {
+            mean: sum / forward.len().max(1) as f64,
+            max,
+        }
+    }
+}
+
+/// A cut-off chosen by [`best_threshold`] on the logits, with its probability.
+///
+/// The decision rule is `logit >= logit_threshold`. In probabilities that is
+/// `p >= probability` except where `f32` [`sigmoid`] saturates (logits above about 17
+/// all give `p = 1.0`), which is why the logit is kept as the reference.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ThresholdReport {
+    /// The cut-off on the logit: one of the logits, or `+inf` (predict nothing positive).
+    pub logit_threshold: f32,
+    /// `sigmoid(logit_threshold)`; `1.0` for `+inf`.
+    pub probability: f32,
+    /// The criterion's value (accuracy or F1) at the cut-off.
+    pub value: f64,
+    /// Confusion counts at the cut-off.
+    pub confusion: Confusion,
+}
+
+impl From<ThresholdChoice> for ThresholdReport {
+    fn from(c: ThresholdChoice) -> Self {
+        ThresholdReport {
+            logit_threshold: c.threshold,
+            probability: sigmoid(c.threshold),
+            value: c.value,
+            confusion: c.confusion,
+        }
+    }
+}
+
+/// Everything [`evaluate`] measures; print it with `{}` for a vertical table.
+///
+/// Decision metrics at the default cut-off predict "similar" iff `logit >= 0`
+/// (probability `>= 0.5`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Number of pairs.
+    pub n: usize,
+    /// Number of positive (similar) pairs.
+    pub positives: usize,
+    /// [`roc_auc`]; `None` when the dataset holds one class only.
+    pub roc_auc: Option<f64>,
+    /// [`average_precision`]; `None` when the dataset holds no positive.
+    pub average_precision: Option<f64>,
+    /// [`log_loss_from_logits`], in nats.
+    pub log_loss: f64,
+    /// Confusion counts at logit 0, from [`confusion_at`].
+    pub confusion: Confusion,
+    /// Accuracy at logit 0.
+    pub accuracy: f64,
+    /// Precision at logit 0.
+    pub precision: f64,
+    /// Recall at logit 0.
+    pub recall: f64,
+    /// F1 at logit 0.
+    pub f1: f64,
+    /// Matthews correlation coefficient at logit 0.
+    pub mcc: f64,
+    /// The cut-off of highest accuracy ([`ThresholdCriterion::Accuracy`]).
+    pub best_accuracy: ThresholdReport,
+    /// The cut-off of highest F1 ([`ThresholdCriterion::F1`]).
+    pub best_f1: ThresholdReport,
+    /// `|logit(x, y) - logit(y, x)|` over the pairs.
+    pub asymmetry: AsymmetryReport,
+}
+
+/// A dataset seen with every pair's items exchanged, without copying it: `gather` hands
+/// the inner dataset the two output buffers in swapped roles.
+struct Swapped<'a>(&'a dyn PairData);
+
+impl Gather for Swapped<'_> {
+    fn gather(&self, idx: &[usize], x: ArrayViewMut2<f32>, y: ArrayViewMut2<f32>) {
+        self.0.gather(idx, y, x);
+    }
+}
+
+impl PairData for Swapped<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn labels(&self) -> &[f32] {
+        self.0.labels()
+    }
+}
+
+/// Logits of every pair of `data` with its items exchanged, `logit(y_i, x_i)`.
+fn swapped_logits<C: PairCombiner>(
+    model: &PairClassifier<C>,
+    data: &dyn PairData,
+) -> Result<Vec<f32>> {
+    model.logits_for(&Swapped(data))
+}
+
+/// Mean and max of `|logit(x_i, y_i) - logit(y_i, x_i)|` over the pairs of `data`, for any
+/// model (symmetric or not). Scores the dataset twice, in chunks, without copying it.
+///
+/// Errors: `data` of the wrong width.
+pub fn asymmetry<C: PairCombiner>(
+    model: &PairClassifier<C>,
+    data: &dyn PairData,
+) -> Result<AsymmetryReport> {
+    let forward = model.logits_for(data)?;
+    let backward = swapped_logits(model, data)?;
+    Ok(AsymmetryReport::from_logits(&forward, &backward))
+}
+
+/// Turns [`Error::Undefined`] into `None`, keeping other errors.
+fn defined(r: Result<f64>) -> Result<Option<f64>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Undefined { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Evaluates `model` on every pair of `data` (see the [module docs](self)).
+///
+/// Errors: `data` of the wrong width, or a non-finite logit (a diverged model), reported
+/// as [`Error::NonFinite`] with `what = "scores"` and the row of the pair.
+pub fn evaluate<C: PairCombiner>(
+    model: &PairClassifier<C>,
+    data: &dyn PairData,
+) -> Result<Evaluation> {
+    let logits = model.logits_for(data)?;
+    let labels = data.labels();
+    let log_loss = log_loss_from_logits(&logits, labels)?;
+    let roc_auc = defined(roc_auc(&logits, labels))?;
+    let average_precision = defined(average_precision(&logits, labels))?;
+    let confusion = confusion_at(&logits, labels, 0.0)?;
+    let best_accuracy = best_threshold(&logits, labels, ThresholdCriterion::Accuracy)?.into();
+    let best_f1 = best_threshold(&logits, labels, ThresholdCriterion::F1)?.into();
+    let backward = swapped_logits(model, data)?;
+    Ok(Evaluation {
+        n: logits.len(),
+        positives: labels.iter().filter(|&&t| t == 1.0).count(),
+        roc_auc,
+        average_precision,
+        log_loss,
+        confusion,
+        accuracy: confusion.accuracy(),
+        precision: confusion.precision(),
+        recall: confusion.recall(),
+        f1: confusion.f1(),
+        mcc: confusion.mcc(),
+        best_accuracy,
+        best_f1,
+        asymmetry: AsymmetryReport::from_logits(&logits, &backward),
+    })
+}
+
+/// `0.1234`, or `n/a` for an undefined metric.
+struct Opt(Option<f64>);
+
+impl fmt::Display for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) => f.pad(&format!("{v:.4}")),
+            None => f.pad("n/a"),
+        }
+    }
+}
+
+/// An asymmetry as `0` when exact, else in scientific notation.
+struct Asym(f64);
+
+impl fmt::Display for Asym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0.0 {
+            f.pad("0")
+        } else {
+            f.pad(&format!("{:.3e}", self.0))
+        }
+    }
+}
+
+/// A cut-off as `p >= 0.6234 (logit 0.5032)`.
+struct Cut<'a>(&'a ThresholdReport);
+
+impl fmt::Display for Cut<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        if t.logit_threshold == f32::INFINITY {
+            write!(f, "nothing positive (logit >= +inf)")
+        } else {
+            write!(
+                f,
+                "p >= {:.4} (logit >= {:.4})",
+                t.probability, t.logit_threshold
+            )
+        }
+    }
+}
+
+impl fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.confusion;
+        writeln!(
+            f,
+            "{:<22} {} ({} positive)",
+            "pairs", self.n, self.positives
+        )?;
+        writeln!(f, "{:<22} {}", "ROC AUC", Opt(self.roc_auc))?;
+        writeln!(
+            f,
+            "{:<22} {}",
+            "average precision",
+            Opt(self.average_precision)
+        )?;
+        writeln!(f, "{:<22} {:.4}", "log loss", self.log_loss)?;
+        writeln!(
+            f,
+            "at p >= 0.5 (logit >= 0): TP {} FP {} TN {} FN {}",
+            c.tp, c.fp, c.tn, c.fn_
+        )?;
+        writeln!(f, "  {:<20} {:.4}", "accuracy", self.accuracy)?;
+        writeln!(f, "  {:<20} {:.4}", "precision", self.precision)?;
+        writeln!(f, "  {:<20} {:.4}", "recall", self.recall)?;
+        writeln!(f, "  {:<20} {:.4}", "F1", self.f1)?;
+        writeln!(f, "  {:<20} {:.4}", "MCC", self.mcc)?;
+        writeln!(
+            f,
+            "{:<22} {:.4} at {}",
+            "best accuracy",
+            self.best_accuracy.value,
+            Cut(&self.best_accuracy)
+        )?;
+        writeln!(
+            f,
+            "{:<22} {:.4} at {}",
+            "best F1",
+            self.best_f1.value,
+            Cut(&self.best_f1)
+        )?;
+        write!(
+            f,
+            "{:<22} mean {}, max {}",
+            "asymmetry |dlogit|",
+            Asym(self.asymmetry.mean),
+            Asym(self.asymmetry.max)
+        )
+    }
+}
+
+/// One row of an [`EvalTable`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalRow {
+    /// Model name shown in the first column.
+    pub name: String,
+    /// Its evaluation.
+    pub eval: Evaluation,
+    /// Training time in seconds.
+    pub train_seconds: f64,
+}
+
+/// Several evaluations side by side, one row per model; print it with `{}`.
+///
+/// Columns: ROC AUC, average precision, best F1, accuracy at the best-accuracy cut-off,
+/// max asymmetry (`0` when exact), training seconds.
+///
+/// ```
+/// use sympair::{ClusterTask, Combiner, EvalTable, PairClassifier, evaluate};
+/// let task = ClusterTask::new(4, 3)?;
+/// let test = task.generate(100, 2)?;
+/// let model = PairClassifier::builder(4, Combiner::Product).build()?;
+/// let mut table = EvalTable::new();
+/// table.push("product (untrained)", evaluate(&model, &test)?, 0.0);
+/// let text = table.to_string();
+/// assert!(text.contains("product (untrained)"));
+/// assert_eq!(text.lines().count(), 2); // header + one row
+/// # Ok::<(), sympair::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EvalTable {
+    rows: Vec<EvalRow>,
+}
+
+impl EvalTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a row.
+    pub fn push(&mut self, name: impl Into<String>, eval: Evaluation, train_seconds: f64) {
+        self.rows.push(EvalRow {
+            name: name.into(),
+            eval,
+            train_seconds,
+        });
+    }
+
+    /// The rows, in insertion order.
+    pub fn rows(&self) -> &[EvalRow] {
+        &self.rows
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the table has no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+impl fmt::Display for EvalTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("model".len());
+        write!(
+            f,
+            "{:<w$}  {:>7}  {:>7}  {:>7}  {:>12}  {:>10}  {:>7}",
+            "model", "ROC AUC", "AP", "best F1", "acc@best-acc", "max asym", "train s"
+        )?;
+        for r in &self.rows {
+            let e = &r.eval;
+            write!(
+                f,
+                "\n{:<w$}  {:>7}  {:>7}  {:>7.4}  {:>12.4}  {:>10}  {:>7.2}",
+                r.name,
+                Opt(e.roc_auc),
+                Opt(e.average_precision),
+                e.best_f1.value,
+                e.best_accuracy.value,
+                Asym(e.asymmetry.max),
+                r.train_seconds
+            )?;
+        }
+        Ok(())
+    }
+}
