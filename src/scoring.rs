@@ -385,16 +385,26 @@ fn fused_with(u: &[f32], v: &[f32], b: &[f32], w: &[f32], c: f32, f: impl Fn(f32
     let h = u.len().min(v.len()).min(b.len()).min(w.len());
     let (u, v, b, w) = (&u[..h], &v[..h], &b[..h], &w[..h]);
     let mut acc = [0.0f32; L];
+    let (uc, vc, bc, wc) = (
+        u.chunks_exact(L),
+        v.chunks_exact(L),
+        b.chunks_exact(L),
+        w.chunks_exact(L),
+    );
     let full = h / L * L;
-    for k0 in (0..full).step_by(L) {
-        for l in 0..L {
-            let k = k0 + l;
-            acc[l] += w[k] * f((u[k] + v[k]) + b[k]);
+    for (((uu, vv), bb), ww) in uc.zip(vc).zip(bc).zip(wc) {
+        for (a, (((&u, &v), &b), &w)) in acc.iter_mut().zip(uu.iter().zip(vv).zip(bb).zip(ww)) {
+            *a += w * f((u + v) + b);
         }
     }
     let mut tail = 0.0f32;
-    for k in full..h {
-        tail += w[k] * f((u[k] + v[k]) + b[k]);
+    for (((&u, &v), &b), &w) in u[full..]
+        .iter()
+        .zip(&v[full..])
+        .zip(&b[full..])
+        .zip(&w[full..])
+    {
+        tail += w * f((u + v) + b);
     }
     let mut sum = tail;
     for a in acc {

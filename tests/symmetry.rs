@@ -128,11 +128,12 @@ proptest! {
     }
 }
 
+/// A width and a pair of that width, as drawn by `sized_pair`.
+type SizedPair = (usize, Vec<f32>, Vec<f32>);
+
 /// The symmetry property, as a function, so that it can be run against `Concat` and be
 /// seen to fail.
-fn symmetry_property(
-    c: Combiner,
-) -> Result<(), proptest::test_runner::TestError<(usize, Vec<f32>, Vec<f32>)>> {
+fn symmetry_property(c: Combiner) -> Result<(), proptest::test_runner::TestError<SizedPair>> {
     let mut runner = TestRunner::new(Config::with_cases(256));
     runner.run(&sized_pair(), |(d, x, y)| {
         let model = PairClassifier::builder(d, c.clone())
