@@ -36,29 +36,29 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod activation;
+mod activation;
 mod atomic;
 pub mod combiner;
-pub mod data;
-pub mod error;
+mod data;
+mod error;
 pub mod eval;
-pub mod head;
-pub mod indexed;
+mod head;
+mod indexed;
 pub mod io;
 pub mod loss;
 pub mod metrics;
-pub mod mlp;
-pub mod model;
-pub mod optim;
-pub mod parallel;
+mod mlp;
+mod model;
+mod optim;
+mod parallel;
 pub mod scoring;
-pub mod synth;
-pub mod train;
+mod synth;
+mod train;
 
 pub use activation::{Activation, LEAKY_RELU_SLOPE};
 pub use combiner::{
-    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product,
-    Similarity, SquaredDiff, Stack, Sum,
+    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product, Similarity,
+    SquaredDiff, Stack, Sum,
 };
 pub use data::{PairData, PairDataset};
 pub use error::{Error, Result};
