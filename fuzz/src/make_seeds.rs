@@ -1,6 +1,7 @@
 //! Writes the seed corpus for the `load_and_predict` fuzz target: one small saved model
-//! per combiner, head and encoder variant, into `corpus/load_and_predict/` (or the folder
-//! given as the first argument). Run from `fuzz/`: `cargo run --bin make_seeds`.
+//! per combiner, head and encoder variant, into `fuzz/corpus/load_and_predict/` (or the
+//! folder given as the first argument):
+//! `cargo run --manifest-path fuzz/Cargo.toml --bin make_seeds`.
 
 use sympair::{
     Activation, ClusterTask, Combiner, EncoderConfig, HeadConfig, MlpConfig, PairClassifier,
@@ -8,9 +9,9 @@ use sympair::{
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "corpus/load_and_predict".to_owned());
+    let dir = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/load_and_predict").to_owned()
+    });
     std::fs::create_dir_all(&dir)?;
     let d = 4;
     let small = MlpConfig::new([3])?;
