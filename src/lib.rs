@@ -36,29 +36,29 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-mod activation;
+pub mod activation;
 mod atomic;
 pub mod combiner;
-mod data;
-mod error;
+pub mod data;
+pub mod error;
 pub mod eval;
-mod head;
-mod indexed;
+pub mod head;
+pub mod indexed;
 pub mod io;
 pub mod loss;
 pub mod metrics;
-mod mlp;
-mod model;
-mod optim;
-mod parallel;
+pub mod mlp;
+pub mod model;
+pub mod optim;
+pub mod parallel;
 pub mod scoring;
-mod synth;
-mod train;
+pub mod synth;
+pub mod train;
 
 pub use activation::{Activation, LEAKY_RELU_SLOPE};
 pub use combiner::{
-    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product, Similarity,
-    SquaredDiff, Stack, Sum,
+    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product,
+    Similarity, SquaredDiff, Stack, Sum,
 };
 pub use data::{PairData, PairDataset};
 pub use error::{Error, Result};
