@@ -1,7 +1,7 @@
 //! Writes the seed corpus for the `load_and_predict` fuzz target: one small saved model
 //! per combiner, head and encoder variant, into `fuzz/corpus/load_and_predict/` (or the
 //! folder given as the first argument):
-//! `cargo run --manifest-path fuzz/Cargo.toml --bin make_seeds`.
+//! `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds`.
 
 use sympair::{
     Activation, ClusterTask, Combiner, EncoderConfig, HeadConfig, MlpConfig, PairClassifier,
