@@ -94,7 +94,15 @@ impl Head {
         rng: &mut R,
     ) -> Result<Self> {
         match config {
-            HeadConfig::Mlp(cfg) => Ok(Head::Mlp(Mlp::init(cfg, d_in, 1, rng)?)),
+            HeadConfig::Mlp(cfg) => {
+                let mut mlp = Mlp::init(cfg, d_in, 1, rng)?;
+                if d_in == 1 && cfg.hidden().is_empty() {
+                    // Logistic calibration of one score: start at slope 1 (a higher score
+                    // means more similar), not at a random sign that training must undo.
+                    mlp.set_single_weight(1.0);
+                }
+                Ok(Head::Mlp(mlp))
+            }
             HeadConfig::Distance { learn_scale } => Ok(Head::Distance(DistanceHead {
                 log_scale: 0.0,
                 learn_scale: *learn_scale,
@@ -192,7 +200,8 @@ impl Head {
                 for ((row, ui), o) in c.rows().into_iter().zip(u.iter_mut()).zip(out.iter_mut()) {
                     let sum: f64 = row.iter().map(|&v| f64::from(v)).sum();
                     *ui = (scale * sum).max(DISTANCE_FLOOR);
-                    *o = (-ui.exp_m1().ln()) as f32;
+                    // -ln(e^u - 1) = -(u + ln(1 - e^-u)): no overflow for large u.
+                    *o = (-(*ui + (-(-*ui).exp_m1()).ln())) as f32;
                 }
             }
             _ => {}

@@ -362,6 +362,13 @@ impl Mlp {
         }
     }
 
+    /// Sets every weight of a one-layer network to `w` (used for a 1 -> 1 calibration head).
+    pub(crate) fn set_single_weight(&mut self, w: f32) {
+        if let [layer] = self.layers.as_mut_slice() {
+            layer.w.fill(w);
+        }
+    }
+
     /// First layer's weight and bias.
     pub(crate) fn first_layer(&self) -> Option<(&Array2<f32>, &Array1<f32>)> {
         self.layers.first().map(|l| (&l.w, &l.b))

@@ -35,14 +35,23 @@ pub fn set_num_threads(n: usize) {
 /// The number of threads `sympair` uses (at least 1).
 pub fn num_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => available(),
         n => n,
     }
+}
+
+/// Cores available to the process, asked once (the query reads cgroup files).
+fn available() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Threads for `items` units of work when each thread needs at least `min_per_thread`.
 pub(crate) fn threads_for(items: usize, min_per_thread: usize) -> usize {
     let by_work = items / min_per_thread.max(1);
+    if by_work <= 1 {
+        return 1;
+    }
     num_threads().min(by_work).max(1)
 }
 

@@ -151,8 +151,9 @@ impl<C: PairCombiner> PairClassifier<C> {
         let (nq, ni) = (queries.nrows(), items.nrows());
         let threads = crate::parallel::num_threads();
         let mut slots = self.slots(threads, &pq);
-        let mut heaps: Vec<BinaryHeap<std::cmp::Reverse<Scored>>> =
-            (0..nq).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+        let mut heaps: Vec<BinaryHeap<std::cmp::Reverse<Scored>>> = (0..nq)
+            .map(|_| BinaryHeap::with_capacity(k.min(ni).saturating_add(1)))
+            .collect();
         let total = nq.saturating_mul(ni);
         let mut next = 0usize;
         while next < total {

@@ -42,6 +42,7 @@ impl ClusterTask {
         if n_clusters < 2 {
             return Err(Error::config("n_clusters", "must be at least 2"));
         }
+        check_size("n_clusters", n_clusters, d)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let centres = Array2::from_shape_simple_fn((n_clusters, d), || {
             let v: f32 = StandardNormal.sample(&mut rng);
@@ -76,6 +77,7 @@ impl ClusterTask {
             return Err(Error::Empty { what: "n_pairs" });
         }
         let (k, d) = self.centres.dim();
+        check_size("n_pairs", n_pairs, d)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let normal =
             Normal::new(0.0f32, self.noise).map_err(|e| Error::config("noise", e.to_string()))?;
@@ -97,5 +99,21 @@ impl ClusterTask {
             labels.push(if similar { 1.0 } else { 0.0 });
         }
         PairDataset::new(left, right, labels)
+    }
+}
+
+/// An `(rows, cols)` matrix of f32 must fit in `isize::MAX` bytes (ndarray's limit).
+fn check_size(field: &'static str, rows: usize, cols: usize) -> Result<()> {
+    let fits = rows
+        .checked_mul(cols)
+        .and_then(|n| n.checked_mul(std::mem::size_of::<f32>()))
+        .is_some_and(|b| b <= isize::MAX as usize);
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("a {rows} x {cols} matrix is too large"),
+        ))
     }
 }

@@ -527,12 +527,9 @@ fn builder_rejects_widths_too_large_to_allocate() {
     }
 }
 
-/// BUG (src/synth.rs): `ClusterTask::new(d, n_clusters)` and `generate(n_pairs, _)` pass
-/// their sizes straight to ndarray, which panics ("Shape too large") when `d * n_clusters`
-/// or `n_pairs * d` overflows `isize`. Fix: check the products with `checked_mul` and
-/// return `Error::InvalidConfig` naming `d`, `n_clusters` or `n_pairs`. Ignored until then.
+/// Regression: `ClusterTask` sizes whose matrices overflow `isize` bytes are
+/// `Error::InvalidConfig`, not ndarray's "Shape too large" panic.
 #[test]
-#[ignore = "ClusterTask panics on sizes too large to allocate (src/synth.rs); un-ignore once fixed"]
 fn cluster_task_rejects_sizes_too_large_to_allocate() {
     for (d, k) in [(usize::MAX, 2), (2, usize::MAX), (1 << 62, 4)] {
         let r = catch_unwind(|| ClusterTask::new(d, k).map(|t| t.dim()));
@@ -726,14 +723,9 @@ proptest! {
     }
 }
 
-/// BUG (src/scoring.rs, `top_k`): `BinaryHeap::with_capacity(k + 1)` per query allocates
-/// for `k` itself, not for `min(k, items)`: `k = usize::MAX` overflows `k + 1` (a panic
-/// with overflow checks) and a large `k` such as `usize::MAX / 64` makes the allocation
-/// fail, which aborts the process. Asking for "all of them" with a huge `k` is natural.
-/// Fix: `BinaryHeap::with_capacity(k.min(ni).saturating_add(1))`. Ignored until then,
-/// because an abort takes the whole test binary down with it.
+/// Regression: a huge `k` ("give me all of them") neither overflows `k + 1` nor tries to
+/// allocate for `k` itself.
 #[test]
-#[ignore = "top_k aborts on a huge k (src/scoring.rs); un-ignore once fixed"]
 fn top_k_with_a_huge_k_returns_every_item() {
     let model = &ZOO[0];
     let items = filled(5, D, 0.3);

@@ -269,3 +269,64 @@ fn distance_head_learns_its_scale() {
     assert_eq!(m.n_params(), 1);
     let _ = tiny_task(2, 0);
 }
+
+#[test]
+fn distance_head_logits_stay_finite_for_huge_distances() {
+    // sum of squared differences ~ 64 * 40^2 = 1e5, far past exp's overflow at 709.
+    let t = ClusterTask::new(64, 4).unwrap();
+    let raw = t.generate(200, 1).unwrap();
+    let data = sympair::PairDataset::new(
+        raw.left().mapv(|v| v * 20.0),
+        raw.right().mapv(|v| v * 20.0),
+        raw.labels().to_vec(),
+    )
+    .unwrap();
+    let mut m = PairClassifier::builder(64, Combiner::SquaredDiff)
+        .head(HeadConfig::Distance { learn_scale: true })
+        .build()
+        .unwrap();
+    let logits = m.logits_for(&data).unwrap();
+    assert!(logits.iter().all(|l| l.is_finite()), "{logits:?}");
+    assert!(logits.iter().any(|&l| l < -1000.0));
+    m.fit(&data, None, &TrainConfig::new().with_epochs(2))
+        .unwrap();
+}
+
+#[test]
+fn cosine_gradient_is_zero_at_a_zero_vector() {
+    use sympair::{PairCombiner, Similarity};
+    let x = ndarray::array![[0.0f32, 0.0, 0.0]];
+    let y = ndarray::array![[1.0f32, 2.0, 0.5]];
+    let g = ndarray::array![[1.0f32]];
+    let mut dx = ndarray::Array2::zeros((1, 3));
+    let mut dy = ndarray::Array2::zeros((1, 3));
+    Similarity::Cosine
+        .backward(x.view(), y.view(), g.view(), dx.view_mut(), dy.view_mut())
+        .unwrap();
+    assert!(dx.iter().chain(dy.iter()).all(|&v| v == 0.0), "{dx} {dy}");
+}
+
+#[test]
+fn calibrated_similarity_head_starts_with_a_positive_slope() {
+    use sympair::Similarity;
+    let (train, valid) = task();
+    let mut m = PairClassifier::builder(8, Combiner::Similarity(Similarity::Cosine))
+        .mlp_head(MlpConfig::linear())
+        .seed(3)
+        .build()
+        .unwrap();
+    assert_eq!(m.parameters(), vec![1.0, 0.0]);
+    m.fit(
+        &train,
+        None,
+        &TrainConfig::new()
+            .with_epochs(3)
+            .with_optimizer(Optimizer::adam(0.05)),
+    )
+    .unwrap();
+    // Still increasing in the score, so it ranks pairs exactly as cosine does.
+    assert!(m.parameters()[0] > 0.0);
+    let logits = m.logits_for(&valid).unwrap();
+    let auc = sympair::metrics::roc_auc(&logits, valid.labels()).unwrap();
+    assert!(auc > 0.75, "{auc}");
+}

@@ -12,14 +12,14 @@ const COSINE_EPS: f64 = 1e-24;
 /// A fixed similarity score, output width 1. With a linear head
 /// ([`MlpConfig::linear`](crate::MlpConfig::linear)) this is the calibrated-similarity
 /// baseline `P(similar) = sigmoid(a * s(x, y) + b)`: it learns only how similar is
-/// similar enough.
+/// similar enough. Such a head starts at slope `a = 1`, bias `b = 0`.
 ///
 /// Sums run over `i = 0..d` in order and in `f64`; each term is symmetric in `x, y`, so
 /// the score is exactly symmetric.
 ///
 /// | kind | `s(x, y)` | gradient `ds/dx` (and mirrored for `y`) |
 /// |---|---|---|
-/// | `Cosine` | `x.y / sqrt(max(abs(x)^2 abs(y)^2, 1e-24))` | `y / (abs(x) abs(y)) - s x / abs(x)^2` |
+/// | `Cosine` | `x.y / sqrt(max(abs(x)^2 abs(y)^2, 1e-24))` | `y / (abs(x) abs(y)) - s x / abs(x)^2`; `0` where `abs(x)^2 abs(y)^2 <= 1e-24` |
 /// | `Dot` | `x.y` | `y` |
 /// | `NegL1` | `-sum abs(x_i - y_i)` | `-sign(x - y)`, `0` at ties |
 /// | `NegSquaredL2` | `-sum (x_i - y_i)^2` | `-2 (x - y)` |
@@ -92,7 +92,9 @@ impl Similarity {
                     let s = st.dot / r;
                     Some((1.0 / r, s / st.xx, s / st.yy))
                 } else {
-                    Some((1.0 / COSINE_EPS.sqrt(), 0.0, 0.0))
+                    // A zero (or vanishing) vector: cosine is flat there by convention,
+                    // like `abs` at 0; a gradient of 1e12 would wreck training.
+                    Some((0.0, 0.0, 0.0))
                 }
             }
             _ => None,
