@@ -49,14 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let mut families = Vec::new();
-    for c in [
-        Combiner::Sum,
-        Combiner::Product,
-        Combiner::Max,
-        Combiner::AbsDiff,
-        Combiner::SquaredDiff,
-        Combiner::ConcatSwapAverage,
-    ] {
+    for c in Combiner::builtins()
+        .into_iter()
+        .filter(|c| c.is_symmetric())
+    {
         families.push(family(c.to_string(), c.clone()));
         families.push(Family {
             encoder: Some(encoder.clone()),

@@ -98,37 +98,21 @@ impl<C: PairCombiner> PairClassifier<C> {
         self.check_items("items", items)?;
         let prep = self.prepare(items)?;
         let n = items.nrows();
-        let threads = crate::parallel::num_threads();
-        let mut slots = self.slots(threads, &prep);
+        // Unordered pairs (i, j), i < j, in row-major order.
         let (mut i, mut j) = (0usize, 1usize);
-        while i + 1 < n {
-            // Fill each slot with the next block of pairs.
-            let mut used = 0;
-            for slot in slots.iter_mut() {
-                slot.pairs.clear();
-                while slot.pairs.len() < BLOCK && i + 1 < n {
-                    slot.pairs.push((i, j));
-                    j += 1;
-                    if j == n {
-                        i += 1;
-                        j = i + 1;
-                    }
-                }
-                if !slot.pairs.is_empty() {
-                    used += 1;
-                }
+        let next = || {
+            if i + 1 >= n {
+                return None;
             }
-            let active = &mut slots[..used];
-            let results = crate::parallel::map_mut(active, threads, |_, slot| {
-                self.score_block(&prep, &prep, slot)
-            });
-            results.into_iter().collect::<Result<Vec<()>>>()?;
-            for slot in active.iter() {
-                for (&(a, b), &l) in slot.pairs.iter().zip(&slot.out) {
-                    f(a, b, l);
-                }
+            let pair = (i, j);
+            j += 1;
+            if j == n {
+                i += 1;
+                j = i + 1;
             }
-        }
+            Some(pair)
+        };
+        self.score_stream(&prep, &prep, next, &mut f)?;
         Ok(())
     }
 
@@ -149,41 +133,25 @@ impl<C: PairCombiner> PairClassifier<C> {
         self.check_items("items", items)?;
         let (pq, pi) = (self.prepare(queries)?, self.prepare(items)?);
         let (nq, ni) = (queries.nrows(), items.nrows());
-        let threads = crate::parallel::num_threads();
-        let mut slots = self.slots(threads, &pq);
         let mut heaps: Vec<BinaryHeap<std::cmp::Reverse<Scored>>> = (0..nq)
             .map(|_| BinaryHeap::with_capacity(k.min(ni).saturating_add(1)))
             .collect();
         let total = nq.saturating_mul(ni);
-        let mut next = 0usize;
-        while next < total {
-            let mut used = 0;
-            for slot in slots.iter_mut() {
-                slot.pairs.clear();
-                while slot.pairs.len() < BLOCK && next < total {
-                    slot.pairs.push((next / ni, next % ni));
-                    next += 1;
-                }
-                if !slot.pairs.is_empty() {
-                    used += 1;
-                }
-            }
-            let active = &mut slots[..used];
-            let results = crate::parallel::map_mut(active, threads, |_, slot| {
-                self.score_block(&pq, &pi, slot)
-            });
-            results.into_iter().collect::<Result<Vec<()>>>()?;
-            for slot in active.iter() {
-                for (&(q, item), &logit) in slot.pairs.iter().zip(&slot.out) {
-                    if let Some(heap) = heaps.get_mut(q) {
-                        heap.push(std::cmp::Reverse(Scored { logit, index: item }));
-                        if heap.len() > k {
-                            heap.pop();
-                        }
-                    }
+        let mut at = 0usize;
+        let next = || {
+            (at < total).then(|| {
+                at += 1;
+                ((at - 1) / ni, (at - 1) % ni)
+            })
+        };
+        self.score_stream(&pq, &pi, next, &mut |q, item, logit| {
+            if let Some(heap) = heaps.get_mut(q) {
+                heap.push(std::cmp::Reverse(Scored { logit, index: item }));
+                if heap.len() > k {
+                    heap.pop();
                 }
             }
-        }
+        })?;
         Ok(heaps
             .into_iter()
             .map(|h| {
@@ -192,6 +160,46 @@ impl<C: PairCombiner> PairClassifier<C> {
                 v.into_iter().map(|s| (s.index, s.logit)).collect()
             })
             .collect())
+    }
+
+    /// Scores the pairs that `next` yields, in blocks of [`BLOCK`] per thread, and hands
+    /// each `(a, b, logit)` to `emit` in the order `next` gave them.
+    fn score_stream(
+        &self,
+        pa: &Prepared,
+        pb: &Prepared,
+        mut next: impl FnMut() -> Option<(usize, usize)>,
+        emit: &mut dyn FnMut(usize, usize, f32),
+    ) -> Result<()> {
+        let threads = crate::parallel::num_threads();
+        let mut slots = self.slots(threads, pa);
+        loop {
+            let mut used = 0;
+            for slot in slots.iter_mut() {
+                slot.pairs.clear();
+                while slot.pairs.len() < BLOCK {
+                    match next() {
+                        Some(p) => slot.pairs.push(p),
+                        None => break,
+                    }
+                }
+                if !slot.pairs.is_empty() {
+                    used += 1;
+                }
+            }
+            if used == 0 {
+                return Ok(());
+            }
+            let active = &mut slots[..used];
+            let results =
+                crate::parallel::map_mut(active, threads, |_, slot| self.score_block(pa, pb, slot));
+            results.into_iter().collect::<Result<Vec<()>>>()?;
+            for slot in active.iter() {
+                for (&(a, b), &l) in slot.pairs.iter().zip(&slot.out) {
+                    emit(a, b, l);
+                }
+            }
+        }
     }
 
     fn check_items(&self, what: &'static str, items: ArrayView2<f32>) -> Result<()> {
