@@ -216,9 +216,12 @@ impl Head {
         ws: &mut HeadWork,
         grads: &mut HeadGrads,
         d_input: Option<ArrayViewMut2<f32>>,
+        halves: bool,
     ) {
         match (self, ws, grads) {
-            (Head::Mlp(m), HeadWork::Mlp(w), HeadGrads::Mlp(g)) => m.backward(c, w, g, d_input),
+            (Head::Mlp(m), HeadWork::Mlp(w), HeadGrads::Mlp(g)) => {
+                m.backward(c, w, g, d_input, halves)
+            }
             (
                 Head::Distance(d),
                 HeadWork::Distance { u, d_out, .. },

@@ -9,7 +9,7 @@
 //! family and GELU, Xavier (`std = sqrt(2 / (fan_in + fan_out))`) for tanh; biases start at 0.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Zip, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip, s};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,8 @@ pub(crate) struct MlpWork {
     a: Vec<Array2<f32>>,
     /// Gradients with respect to pre-activations, `(capacity, d_l)`.
     dz: Vec<Array2<f32>>,
+    /// Bias-gradient sums of the second half of the rows, `(d_l)`.
+    db_half: Vec<Array1<f32>>,
 }
 
 impl Mlp {
@@ -285,7 +287,18 @@ impl Mlp {
                 Array2::zeros((0, 0))
             });
         }
-        MlpWork { capacity, z, a, dz }
+        let db_half = self
+            .layers
+            .iter()
+            .map(|l| Array1::zeros(l.w.ncols()))
+            .collect();
+        MlpWork {
+            capacity,
+            z,
+            a,
+            dz,
+            db_half,
+        }
     }
 
     /// Visits `(parameter, gradient)` slices in a fixed order: per layer, weight then bias.
@@ -396,8 +409,19 @@ impl Mlp {
         ws: &mut MlpWork,
         grads: &mut MlpGrads,
         d_input: Option<ArrayViewMut2<f32>>,
+        halves: bool,
     ) {
         let rows = input.nrows();
+        // With `halves`, the rows are two halves (x then y, or view 0 then view 1) and each
+        // parameter gradient is formed as (sum over the first half) + (sum over the second):
+        // swapping the halves swaps the two terms of one addition, so the gradient of
+        // (y, x) equals that of (x, y) bit for bit (as long as a half fits in one
+        // matrix-product block of 256 rows).
+        let split = if halves && rows % 2 == 0 {
+            rows / 2
+        } else {
+            rows
+        };
         for l in (0..self.layers.len()).rev() {
             let layer = &self.layers[l];
             let (dz_before, dz_rest) = ws.dz.split_at_mut(l);
@@ -407,11 +431,16 @@ impl Mlp {
             } else {
                 ws.a[l - 1].slice(s![..rows, ..])
             };
-            general_mat_mul(1.0, &inp.t(), &dz, 0.0, &mut grads.dw[l]);
+            let (inp1, inp2) = inp.split_at(Axis(0), split);
+            let (dz1, dz2) = dz.split_at(Axis(0), split);
+            general_mat_mul(1.0, &inp1.t(), &dz1, 0.0, &mut grads.dw[l]);
             let db = &mut grads.db[l];
-            db.fill(0.0);
-            for row in dz.rows() {
-                Zip::from(&mut *db).and(&row).for_each(|d, &g| *d += g);
+            sum_rows(dz1, db.view_mut());
+            if split < rows {
+                general_mat_mul(1.0, &inp2.t(), &dz2, 1.0, &mut grads.dw[l]);
+                let half = &mut ws.db_half[l];
+                sum_rows(dz2, half.view_mut());
+                Zip::from(&mut *db).and(&*half).for_each(|d, &h| *d += h);
             }
             if l > 0 {
                 let mut da = dz_before[l - 1].slice_mut(s![..rows, ..]);
@@ -427,6 +456,14 @@ impl Mlp {
             let dz = ws.dz[0].slice(s![..rows, ..]);
             general_mat_mul(1.0, &dz, &first.w.t(), 0.0, &mut d_in);
         }
+    }
+}
+
+/// `out = sum of the rows of m`, accumulated in row order from 0.
+fn sum_rows(m: ArrayView2<f32>, mut out: ndarray::ArrayViewMut1<f32>) {
+    out.fill(0.0);
+    for row in m.rows() {
+        Zip::from(&mut out).and(&row).for_each(|d, &g| *d += g);
     }
 }
 

@@ -507,7 +507,7 @@ impl<C: PairCombiner> PairClassifier<C> {
             (Some(e), Some(ew), Some(eg)) => {
                 let mut dc = dc.slice_mut(s![..rows, ..]);
                 self.head
-                    .backward(c, head, &mut grads.head, Some(dc.view_mut()));
+                    .backward(c, head, &mut grads.head, Some(dc.view_mut()), v == 2);
                 if let Some((out, mut d_out)) = ew.output_and_d_output(2 * n) {
                     d_out.fill(0.0);
                     let (dx, dy) = d_out.view_mut().split_at(ndarray::Axis(0), n);
@@ -519,9 +519,9 @@ impl<C: PairCombiner> PairClassifier<C> {
                         dy,
                     )?;
                 }
-                e.backward(inp.slice(s![..2 * n, ..]), ew, eg, None);
+                e.backward(inp.slice(s![..2 * n, ..]), ew, eg, None, true);
             }
-            _ => self.head.backward(c, head, &mut grads.head, None),
+            _ => self.head.backward(c, head, &mut grads.head, None, v == 2),
         }
         Ok(())
     }
