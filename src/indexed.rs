@@ -1,7 +1,7 @@
 //! Item-indexed pair datasets and leak-safe splits: [`ItemPairs`] and [`SplitReport`].
 //!
-//! The module is private; its documentation lives on [`ItemPairs`], which the crate
-//! re-exports.
+//! An item matrix `(n_items, d)` is stored once; each pair `(i, j, label)` refers to two of
+//! its rows. See [`ItemPairs`] for validation, de-duplication and the two splits.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

@@ -230,10 +230,11 @@ impl Grads {
 pub(crate) struct Work {
     /// Stacked inputs: pair `i` has `x` at row `i` and `y` at row `n + i`.
     pub(crate) inp: Array2<f32>,
+    /// Encoder buffers (its output rows are the encoded `x` then `y`).
     enc: Option<MlpWork>,
-    /// Encoder input gradient when no encoder output buffer exists (unused) and the
-    /// combiner's gradient target otherwise lives in the encoder work.
+    /// Combined rows, `(views * capacity, w)`.
     c: Array2<f32>,
+    /// Gradient of the loss with respect to `c` (only with an encoder to train).
     dc: Array2<f32>,
     head: HeadWork,
     /// Mean logits per pair.
