@@ -20,7 +20,11 @@ pub const TRAIN_SLICE: usize = 128;
 /// Below this many pairs per thread, prediction stays on one thread.
 pub(crate) const MIN_PAIRS_PER_THREAD: usize = 512;
 
-/// Sets the number of threads `sympair` uses (0 = all available cores, the default).
+/// Most threads `sympair` will use, whatever [`set_num_threads`] was given.
+pub const MAX_THREADS: usize = 256;
+
+/// Sets the number of threads `sympair` uses (0 = all available cores, the default;
+/// values above [`MAX_THREADS`] count as [`MAX_THREADS`]).
 ///
 /// ```
 /// sympair::set_num_threads(1);
@@ -38,6 +42,7 @@ pub fn num_threads() -> usize {
         0 => available(),
         n => n,
     }
+    .min(MAX_THREADS)
 }
 
 /// Cores available to the process, asked once (the query reads cgroup files).

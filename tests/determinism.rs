@@ -49,3 +49,11 @@ fn weights_and_predictions_are_bitwise_identical_for_one_and_two_threads() {
         }
     }
 }
+
+#[test]
+fn absurd_thread_counts_are_capped() {
+    set_num_threads(usize::MAX);
+    assert_eq!(sympair::num_threads(), sympair::MAX_THREADS);
+    set_num_threads(0);
+    assert!(sympair::num_threads() >= 1);
+}
