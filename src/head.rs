@@ -27,6 +27,10 @@ pub enum HeadConfig {
     Mlp(MlpConfig),
     /// The distance head `P(similar) = exp(-s * sum_i c_i)`; needs a combiner whose output is
     /// non-negative ([`SquaredDiff`](crate::SquaredDiff) or [`AbsDiff`](crate::AbsDiff)).
+    ///
+    /// The scale starts at `s = 1`; on raw embeddings whose squared distances are far from 1
+    /// it learns faster with a larger learning rate (e.g. `Optimizer::adam(1e-2)`) or with
+    /// an encoder in front.
     Distance {
         /// Train the scale `s` (in log space); otherwise `s = 1` and the head has no parameter.
         learn_scale: bool,
