@@ -326,17 +326,12 @@ impl ItemPairs {
     pub fn split_by_pair(&self, fraction: f64, seed: u64) -> Result<(Self, Self)> {
         check_fraction(fraction)?;
         let n = self.pairs.len();
-        let k = (fraction * n as f64).round() as usize;
-        if k == 0 {
-            return Err(Error::Empty {
-                what: "first part of the pair split",
-            });
-        }
-        if k >= n {
-            return Err(Error::Empty {
-                what: "second part of the pair split",
-            });
-        }
+        let k = first_part_size(
+            fraction,
+            n,
+            "first part of the pair split",
+            "second part of the pair split",
+        )?;
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
         let (a, b) = order.split_at(k);
@@ -405,17 +400,12 @@ impl ItemPairs {
             .filter_map(|(id, s)| s.map(|_| id))
             .collect();
         let m = used.len();
-        let k = (fraction * m as f64).round() as usize;
-        if k == 0 {
-            return Err(Error::Empty {
-                what: "first part of the item split (no item)",
-            });
-        }
-        if k >= m {
-            return Err(Error::Empty {
-                what: "second part of the item split (no item)",
-            });
-        }
+        let k = first_part_size(
+            fraction,
+            m,
+            "first part of the item split (no item)",
+            "second part of the item split (no item)",
+        )?;
         used.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
         for &id in &used[..k] {
             if let Some(s) = side.get_mut(id) {
@@ -469,6 +459,24 @@ fn check_fraction(fraction: f64) -> Result<()> {
             format!("must be in (0, 1), got {fraction}"),
         ))
     }
+}
+
+/// `round(fraction * n)`, which must leave both parts non-empty (else `Error::Empty`
+/// naming the empty part).
+fn first_part_size(
+    fraction: f64,
+    n: usize,
+    first: &'static str,
+    second: &'static str,
+) -> Result<usize> {
+    let k = (fraction * n as f64).round() as usize;
+    if k == 0 {
+        return Err(Error::Empty { what: first });
+    }
+    if k >= n {
+        return Err(Error::Empty { what: second });
+    }
+    Ok(k)
 }
 
 impl sealed::Gather for ItemPairs {

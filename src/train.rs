@@ -273,12 +273,8 @@ impl<C: PairCombiner> PairClassifier<C> {
         // Each mini-batch is cut into fixed slices of TRAIN_SLICE pairs (with their swapped
         // copies, if any), so that a slice is self-contained: forward, loss, backward.
         let n_slots = bs.div_ceil(TRAIN_SLICE);
-        let slice_rows = if doubled {
-            2 * TRAIN_SLICE
-        } else {
-            TRAIN_SLICE
-        }
-        .min(if doubled { 2 * bs } else { bs });
+        // Rows per slice: its pairs, plus their swapped copies when both orders are trained.
+        let slice_rows = TRAIN_SLICE.min(bs) * if doubled { 2 } else { 1 };
         let mut slots: Vec<Slot> = (0..n_slots)
             .map(|_| Slot {
                 work: self.work(slice_rows),
