@@ -10,21 +10,25 @@
 //! (row-major) layout. Every value must be finite and the array must have at least one
 //! row and one column. See `read_embeddings_npy` and `write_embeddings_npy`.
 //!
-//! **Pairs** (CSV, UTF-8): a header line that is exactly `i,j,label`, then one line per
-//! pair. `i` and `j` are non-negative integer row numbers into the embedding matrix;
-//! `label` is `0`, `1`, `0.0` or `1.0`. Whitespace around fields is ignored, as are blank
-//! lines, a leading UTF-8 byte-order mark and `\r\n` line endings. Quoting is not
-//! supported (no field ever needs it). See [`read_pairs_csv`] and [`parse_pairs_csv`].
+//! **Pairs** (CSV, UTF-8): a header line naming the columns, then one line per pair. The
+//! columns `i` and `j` hold non-negative integer row numbers into the embedding matrix and
+//! `label` is `0`, `1`, `0.0` or `1.0`; they may come in any order, and other columns (a
+//! split, a source) are allowed and ignored. Whitespace around fields, blank lines, a
+//! leading UTF-8 byte-order mark, `\r\n` line endings and quoted fields are accepted.
+//! Files are read as a stream. See [`read_pairs_csv`] and [`parse_pairs_csv`], and
+//! [`PairsCsv`] for other column names, keeping only the rows of one split, reading id
+//! pairs without labels, or iterating over a large file row by row.
 //!
 //! ```text
-//! i,j,label
-//! 0,1,1
-//! 0,2,0
+//! i,j,label,split
+//! 0,1,1,train
+//! 0,2,0,test
 //! ```
 //!
 //! **Predictions** (CSV): header `i,j,probability`, then one line per pair, with the
 //! probability printed in the shortest form that reads back to the same `f32`. See
-//! [`write_predictions_csv`].
+//! [`write_predictions_csv`], [`write_predictions_csv_from`] (rows from an iterator) and
+//! [`PredictionsWriter`] (any writer).
 //!
 //! Every file is written atomically: to a temporary file beside the target, synced, then
 //! renamed over it, so a crash never leaves a half-written file behind.
@@ -65,9 +69,6 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::atomic::atomic_write;
 use crate::error::{Error, Result};
-
-/// Header line that a pairs CSV must start with.
-const PAIRS_HEADER: [&str; 3] = ["i", "j", "label"];
 
 // ---------------------------------------------------------------------------------------
 // Embeddings (.npy)
@@ -256,6 +257,10 @@ mod npy {
 // Pairs (CSV)
 // ---------------------------------------------------------------------------------------
 
+mod pairs_csv;
+
+pub use pairs_csv::{IdRows, PairRows, PairsCsv};
+
 /// One line of a pairs CSV: two item ids (rows of the embedding matrix) and a label.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairRow {
@@ -267,40 +272,34 @@ pub struct PairRow {
     pub label: f32,
 }
 
-/// Reads a pairs CSV file (`i,j,label`); see [`parse_pairs_csv`] for the rules.
+/// Reads a pairs CSV file with columns `i`, `j` and `label` (in any order, other columns
+/// ignored), streaming it; [`PairsCsv::read`] with the default [`PairsCsv`], whose docs give
+/// the rules. Use [`PairsCsv`] for other column names or to keep only some rows.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] if the file cannot be read; [`Error::Parse`] if it is not UTF-8 (with the
-/// line of the first bad byte) or breaks a rule of [`parse_pairs_csv`]; [`Error::Empty`]
-/// if it has no pairs.
+/// [`Error::Io`] if the file cannot be read; [`Error::Parse`] (with the file line) if it
+/// is not UTF-8 or breaks a rule; [`Error::Empty`] if it has no pairs.
 pub fn read_pairs_csv(path: impl AsRef<Path>) -> Result<Vec<PairRow>> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        Error::Parse {
-            line: 1 + valid.iter().filter(|&&b| b == b'\n').count(),
-            reason: format!("invalid UTF-8 at byte offset {}", e.valid_up_to()),
-        }
-    })?;
-    parse_pairs_csv(text)
+    PairsCsv::new().read(path)
 }
 
-/// Parses the text of a pairs CSV.
+/// Parses the text of a pairs CSV with columns `i`, `j` and `label`; [`PairsCsv::parse`]
+/// with the default [`PairsCsv`].
 ///
-/// The first non-blank line must be the header `i,j,label` (fields trimmed). Every other
-/// non-blank line must have exactly three comma-separated fields: `i` and `j` non-negative
-/// integers, `label` one of `0`, `1`, `0.0`, `1.0`. Whitespace around fields, blank lines,
-/// a leading UTF-8 byte-order mark and a `\r` before each `\n` are ignored. Ids are not
-/// checked against any embedding matrix here, and `i == j` or repeated pairs are accepted.
+/// The first non-blank line is the header; it must name the columns `i`, `j` and `label`
+/// (in any order; other columns are ignored). Every other non-blank line has as many
+/// fields as the header: `i` and `j` non-negative integers, `label` one of `0`, `1`, `0.0`,
+/// `1.0`. Whitespace around fields, blank lines, a leading UTF-8 byte-order mark and `\r\n`
+/// line endings are accepted. Ids are not checked against any embedding matrix here, and
+/// `i == j` or repeated pairs are accepted.
 ///
 /// # Errors
 ///
-/// - [`Error::Parse`] with the 1-based line number (blank lines and the header count) and
-///   a reason naming the column and the offending text, for: a wrong header, a wrong
-///   number of fields, an id that is missing, negative, not an integer or too large, and a
-///   label that is not 0 or 1.
+/// - [`Error::Parse`] with the 1-based line number in the text (blank lines and the header
+///   count) and a reason naming the column and the offending text, for: a header without
+///   one of the columns, a wrong number of fields, an id that is missing, negative, not an
+///   integer or too large, and a label that is not 0 or 1.
 /// - [`Error::Empty`] (`what: "pairs"`) if the text has no pair lines (blank text included).
 ///
 /// # Example
@@ -308,97 +307,96 @@ pub fn read_pairs_csv(path: impl AsRef<Path>) -> Result<Vec<PairRow>> {
 /// ```
 /// use sympair::{io::parse_pairs_csv, Error};
 ///
-/// let err = parse_pairs_csv("i,j,label\n0,1,1\n0,-2,0\n").unwrap_err();
-/// assert!(matches!(err, Error::Parse { line: 3, .. }));
+/// let err = parse_pairs_csv("i,j,label\n\n0,1,1\n0,-2,0\n").unwrap_err();
+/// assert!(matches!(err, Error::Parse { line: 4, .. }));
 /// ```
 pub fn parse_pairs_csv(text: &str) -> Result<Vec<PairRow>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .split('\n')
-        .enumerate()
-        .map(|(k, l)| (k + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty());
-
-    let Some((line, header)) = lines.next() else {
-        return Err(Error::Empty { what: "pairs" });
-    };
-    let fields: Vec<&str> = header.split(',').map(str::trim).collect();
-    if fields != PAIRS_HEADER {
-        return Err(Error::Parse {
-            line,
-            reason: format!("header must be `i,j,label`, found `{}`", header.trim()),
-        });
-    }
-
-    let mut rows = Vec::new();
-    for (line, text) in lines {
-        rows.push(parse_pair_line(line, text)?);
-    }
-    if rows.is_empty() {
-        return Err(Error::Empty { what: "pairs" });
-    }
-    Ok(rows)
-}
-
-fn parse_pair_line(line: usize, text: &str) -> Result<PairRow> {
-    let fields: Vec<&str> = text.split(',').map(str::trim).collect();
-    let [i, j, label] = fields[..] else {
-        return Err(Error::Parse {
-            line,
-            reason: format!(
-                "expected 3 fields (i,j,label), found {} in `{}`",
-                fields.len(),
-                text.trim()
-            ),
-        });
-    };
-    let id = |column: &str, s: &str| {
-        parse_id(s).map_err(|why| Error::Parse {
-            line,
-            reason: format!("column `{column}`: {why}"),
-        })
-    };
-    let i = id("i", i)?;
-    let j = id("j", j)?;
-    let label = match label {
-        "0" | "0.0" => 0.0,
-        "1" | "1.0" => 1.0,
-        other => {
-            return Err(Error::Parse {
-                line,
-                reason: format!(
-                    "column `label`: `{other}` is not a label; expected 0 or 1 (or 0.0, 1.0)"
-                ),
-            });
-        }
-    };
-    Ok(PairRow { i, j, label })
-}
-
-/// Parses a trimmed id field; the error says what is wrong with it.
-fn parse_id(s: &str) -> std::result::Result<usize, String> {
-    if s.is_empty() {
-        return Err("missing id".to_owned());
-    }
-    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if all_digits(s) {
-        return s
-            .parse()
-            .map_err(|_| format!("id `{s}` is too large (maximum {})", usize::MAX));
-    }
-    if s.strip_prefix('-').is_some_and(all_digits) {
-        return Err(format!("id `{s}` is negative; ids are row numbers from 0"));
-    }
-    Err(format!("`{s}` is not a non-negative integer id"))
+    PairsCsv::new().parse(text)
 }
 
 // ---------------------------------------------------------------------------------------
 // Predictions (CSV)
 // ---------------------------------------------------------------------------------------
 
+/// Writes predictions CSV to any writer, one pair at a time: the header `i,j,probability`
+/// when made, then one line per [`write`](Self::write). Each probability is printed in the
+/// shortest form that parses back to the same `f32`. Memory does not grow with the rows.
+///
+/// No field ever needs quoting (integers and numbers), so lines are formatted directly
+/// rather than through a CSV writer.
+///
+/// ```
+/// use sympair::io::PredictionsWriter;
+///
+/// let mut w = PredictionsWriter::new(Vec::new())?;
+/// w.write(0, 1, 0.75)?;
+/// w.write(2, 0, 0.125)?;
+/// assert_eq!(w.finish()?, b"i,j,probability\n0,1,0.75\n2,0,0.125\n");
+/// # Ok::<(), sympair::Error>(())
+/// ```
+pub struct PredictionsWriter<W: Write> {
+    out: W,
+    rows: usize,
+}
+
+impl<W: Write> PredictionsWriter<W> {
+    /// Writes the header line to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] (path `<writer>`) if writing fails.
+    pub fn new(mut out: W) -> Result<Self> {
+        out.write_all(b"i,j,probability\n").map_err(writer_error)?;
+        Ok(PredictionsWriter { out, rows: 0 })
+    }
+
+    /// Writes one line `i,j,probability`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFinite`] (`what: "probabilities"`, `col: 0`, `row`: the number of rows
+    /// written before) for a NaN or infinite probability, which is not written;
+    /// [`Error::Io`] (path `<writer>`) if writing fails.
+    pub fn write(&mut self, i: usize, j: usize, probability: f32) -> Result<()> {
+        if !probability.is_finite() {
+            return Err(Error::NonFinite {
+                what: "probabilities",
+                row: self.rows,
+                col: 0,
+                value: probability,
+            });
+        }
+        writeln!(self.out, "{i},{j},{probability}").map_err(writer_error)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Rows written so far (the header not counted).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Flushes and returns the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] (path `<writer>`) if flushing fails.
+    pub fn finish(mut self) -> Result<W> {
+        self.out.flush().map_err(writer_error)?;
+        Ok(self.out)
+    }
+}
+
+/// The path named by I/O errors of a [`PredictionsWriter`].
+const WRITER: &str = "<writer>";
+
+fn writer_error(e: std::io::Error) -> Error {
+    Error::io(WRITER, e)
+}
+
 /// Writes predicted probabilities as CSV: header `i,j,probability`, one line per pair, in
-/// the order given. Each probability is printed in the shortest form that parses back to
-/// the same `f32`. No pairs gives a file with the header only. Written atomically.
+/// the order given (see [`PredictionsWriter`] for the format). No pairs gives a file with
+/// the header only. Written atomically: on any error the file at `path` is untouched.
 ///
 /// # Errors
 ///
@@ -418,23 +416,69 @@ pub fn write_predictions_csv(
             found: probabilities.len(),
         });
     }
-    if let Some((row, &value)) = probabilities
+    let rows = pairs
         .iter()
-        .enumerate()
-        .find(|(_, p)| !p.is_finite())
-    {
-        return Err(Error::NonFinite {
-            what: "probabilities",
-            row,
-            col: 0,
-            value,
-        });
-    }
-    atomic_write(path.as_ref(), |w: &mut dyn Write| {
-        w.write_all(b"i,j,probability\n")?;
-        for (&(i, j), p) in pairs.iter().zip(probabilities) {
-            writeln!(w, "{i},{j},{p}")?;
+        .zip(probabilities)
+        .map(|(&(i, j), &p)| (i, j, p));
+    write_predictions_csv_from(path, rows).map(|_| ())
+}
+
+/// Streams `(i, j, probability)` rows into a predictions CSV at `path`, atomically, and
+/// returns the number of rows written; see [`write_predictions_csv`]. Memory does not grow
+/// with the number of rows.
+///
+/// # Errors
+///
+/// [`Error::NonFinite`] (`what: "probabilities"`, with the row) for a NaN or infinite
+/// probability; [`Error::Io`] if the file cannot be written. Either way the file at `path`
+/// is untouched.
+pub fn write_predictions_csv_from(
+    path: impl AsRef<Path>,
+    rows: impl IntoIterator<Item = (usize, usize, f32)>,
+) -> Result<usize> {
+    write_csv_atomically(path.as_ref(), |w| {
+        for (i, j, p) in rows {
+            w.write(i, j, p)?;
         }
         Ok(())
     })
+}
+
+/// Runs `fill` on a [`PredictionsWriter`] over a temporary file that replaces `path` only
+/// if `fill` succeeds; returns the rows written. Errors of `fill` come back as they were
+/// (I/O errors name `path`).
+pub(crate) fn write_csv_atomically<F>(path: &Path, fill: F) -> Result<usize>
+where
+    F: FnOnce(&mut PredictionsWriter<&mut dyn Write>) -> Result<()>,
+{
+    // `atomic_write` takes an `io::Result` closure: a typed error other than I/O is kept
+    // aside and an I/O error stands for it, which aborts the write.
+    let mut failure = None;
+    let mut rows = 0;
+    let written = atomic_write(path, |out: &mut dyn Write| {
+        let run = |out: &mut dyn Write| -> Result<usize> {
+            let mut w = PredictionsWriter::new(out)?;
+            fill(&mut w)?;
+            let n = w.rows();
+            w.finish()?;
+            Ok(n)
+        };
+        match run(out) {
+            Ok(n) => {
+                rows = n;
+                Ok(())
+            }
+            // The writer's own I/O errors: `atomic_write` names the target for them.
+            Err(Error::Io { path, source }) if path == Path::new(WRITER) => Err(source),
+            Err(e) => {
+                failure = Some(e);
+                Err(std::io::Error::other("write aborted"))
+            }
+        }
+    });
+    match (written, failure) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(e),
+        (Ok(()), None) => Ok(rows),
+    }
 }

@@ -368,22 +368,42 @@ fn csv_accepts_largest_id() {
 }
 
 #[test]
-fn csv_wrong_header_is_parse_error_on_line_1() {
-    for header in [
-        "i,j,y",
-        "I,J,LABEL",
-        "j,i,label",
-        "i,j",
-        "i,j,label,extra",
-        "0,1,1",
+fn csv_header_without_a_needed_column_is_parse_error_on_line_1() {
+    for (header, missing) in [
+        ("i,j,y", "label"),
+        ("I,J,LABEL", "i"),
+        ("i,label", "j"),
+        ("i,j", "label"),
+        ("0,1,1", "i"),
     ] {
         let (line, reason) = parse_error(&format!("{header}\n0,1,1\n"));
         assert_eq!(line, 1, "{header}");
         assert!(
-            reason.contains(header),
-            "reason should quote {header:?}: {reason}"
+            reason.contains(header) && reason.contains(&format!("`{missing}`")),
+            "reason should quote {header:?} and name {missing:?}: {reason}"
         );
     }
+}
+
+#[test]
+fn csv_columns_in_any_order_with_extra_columns_are_read_by_name() {
+    for (text, expected) in [
+        ("j,i,label\n1,0,1\n", row(0, 1, 1.0)),
+        ("i,j,label,extra\n0,1,1,x\n", row(0, 1, 1.0)),
+        (
+            "split,label,j,source,i\ntest,0,7,\"a, \"\"b\"\"\",3\n",
+            row(3, 7, 0.0),
+        ),
+    ] {
+        assert_eq!(parse_pairs_csv(text).unwrap(), vec![expected], "{text:?}");
+    }
+}
+
+#[test]
+fn csv_header_with_repeated_column_is_parse_error() {
+    let (line, reason) = parse_error("\ni,j,label,i\n0,1,1,2\n");
+    assert_eq!(line, 2);
+    assert!(reason.contains("`i` appears twice"), "{reason}");
 }
 
 #[test]
