@@ -15,17 +15,38 @@ use crate::error::{Error, Result};
 pub(crate) mod sealed {
     use ndarray::ArrayViewMut2;
 
+    use crate::error::Result;
+
     /// Row gathering, crate-internal so that every [`PairData`](super::PairData) is a
     /// validated dataset of this crate.
     pub trait Gather {
         /// Copies the pairs `idx` into the first `idx.len()` rows of `x` and `y`.
         /// Callers guarantee in-range indices and enough rows of the right width.
         fn gather(&self, idx: &[usize], x: ArrayViewMut2<f32>, y: ArrayViewMut2<f32>);
+
+        /// [`gather`](Self::gather) that reports a batch failing its checks (only
+        /// [`CheckedPairs`](crate::CheckedPairs) can fail: its source may break its
+        /// contract after validation) as a typed error naming the pair, where `gather`
+        /// hands on NaN rows. The crate's own datasets never fail.
+        fn try_gather(
+            &self,
+            idx: &[usize],
+            x: ArrayViewMut2<f32>,
+            y: ArrayViewMut2<f32>,
+        ) -> Result<()> {
+            self.gather(idx, x, y);
+            Ok(())
+        }
     }
 }
 
 /// A validated set of labelled pairs: every value finite, every label 0 or 1, at least one
-/// pair. Implemented by [`PairDataset`]; sealed.
+/// pair. What training, scoring and evaluation read.
+///
+/// Implemented by [`PairDataset`] (two dense matrices), [`ItemPairs`](crate::ItemPairs)
+/// (pairs of rows of one item matrix) and [`CheckedPairs`](crate::CheckedPairs) (storage of
+/// your own: implement [`PairSource`](crate::PairSource) for it and wrap it). The trait is
+/// sealed so that every `PairData` is validated: use `CheckedPairs` to bring your own.
 pub trait PairData: sealed::Gather + Sync {
     /// Number of pairs.
     fn len(&self) -> usize;

@@ -52,6 +52,7 @@ pub mod model;
 pub mod optim;
 pub mod parallel;
 pub mod scoring;
+pub mod source;
 pub mod synth;
 pub mod train;
 
@@ -71,6 +72,7 @@ pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
 pub use mlp::{Mlp, MlpConfig};
 pub use model::{EncoderConfig, FORMAT_VERSION, PairClassifier, PairClassifierBuilder};
 pub use optim::Optimizer;
+pub use source::{CheckedPairs, PairSource};
 pub use parallel::{MAX_THREADS, TRAIN_SLICE, num_threads, set_num_threads};
 pub use synth::ClusterTask;
 pub use train::{Control, EpochStats, History, TrainConfig, TrainObserver};
