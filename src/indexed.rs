@@ -482,12 +482,12 @@ fn first_part_size(
 impl sealed::Gather for ItemPairs {
     fn gather(&self, idx: &[usize], mut x: ArrayViewMut2<f32>, mut y: ArrayViewMut2<f32>) {
         for (r, &k) in idx.iter().enumerate() {
-            // Ids were checked at construction and `idx` comes from the crate, so every
-            // lookup succeeds; a miss would leave the row untouched rather than panic.
-            let Some(&(i, j)) = self.pairs.get(k) else {
-                debug_assert!(false, "pair index {k} out of range");
-                continue;
-            };
+            // Ids were checked at construction and `idx` comes from the crate: a miss is a
+            // bug in the crate, never bad input, and must not leave a stale row behind.
+            let &(i, j) = self
+                .pairs
+                .get(k)
+                .expect("gather index within the dataset's pairs");
             x.row_mut(r).assign(&self.items.row(i));
             y.row_mut(r).assign(&self.items.row(j));
         }
