@@ -43,6 +43,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod head;
+pub mod ids;
 pub mod indexed;
 pub mod io;
 pub mod loss;
@@ -67,12 +68,13 @@ pub use eval::{
     AsymmetryReport, EvalRow, EvalTable, Evaluation, ThresholdReport, asymmetry, evaluate,
 };
 pub use head::{DistanceHead, Head, HeadConfig};
+pub use ids::IdScorer;
 pub use indexed::{ItemPairs, SplitReport};
 pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
 pub use mlp::{Mlp, MlpConfig};
 pub use model::{EncoderConfig, FORMAT_VERSION, PairClassifier, PairClassifierBuilder};
 pub use optim::Optimizer;
-pub use source::{CheckedPairs, PairSource};
 pub use parallel::{MAX_THREADS, TRAIN_SLICE, num_threads, set_num_threads};
+pub use source::{CheckedPairs, PairSource};
 pub use synth::ClusterTask;
 pub use train::{Control, EpochStats, History, TrainConfig, TrainObserver};
