@@ -1,11 +1,12 @@
 //! From files, as Python would write them, to a trained, evaluated, saved model.
 //!
-//! The example first writes the two input files itself, so it runs anywhere:
-//! `items.npy` (a float32 matrix, one row per item, as `numpy.save` writes it) and
-//! `pairs.csv` (header `i,j,label`, one labelled pair of row ids per line). Then it does
-//! what you would do with your own files: load them with [`ItemPairs::from_files`], split
-//! by item, train, evaluate on the held-out items, save the model, and write the test
-//! predictions as CSV.
+//! The example first writes the input files itself, so it runs anywhere: `items.npy` (a
+//! float32 matrix, one row per item, as `numpy.save` writes it), `pairs.csv` (columns
+//! `i,j,label` plus a `source` column that is ignored, one labelled pair of row ids per
+//! line) and `candidates.csv` (unlabelled pairs `i,j` to score). Then it does what you
+//! would do with your own files: load them with [`ItemPairs::from_files`], split by item,
+//! train, evaluate on the held-out items, save the model, write the test predictions as
+//! CSV, and score the unlabelled candidates by item id, streaming them from file to file.
 //!
 //! Run: `cargo run --release --example from_npy`
 
@@ -13,7 +14,8 @@ use ndarray::Array2;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
-use sympair::io::{write_embeddings_npy, write_predictions_csv};
+use sympair::ids::score_pairs_csv;
+use sympair::io::{PairsCsv, write_embeddings_npy, write_predictions_csv};
 use sympair::metrics::{average_precision, confusion_at, roc_auc};
 use sympair::{Combiner, ItemPairs, PairClassifier, PairData, TrainConfig, sigmoid};
 
@@ -21,6 +23,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let (npy, csv) = (dir.path().join("items.npy"), dir.path().join("pairs.csv"));
     write_inputs(&npy, &csv)?;
+    let candidates: String = (0..1000)
+        .map(|k| format!("{},{}\n", k % 300, (k * 7 + 1) % 300))
+        .collect();
+    std::fs::write(
+        dir.path().join("candidates.csv"),
+        format!("i,j\n{candidates}"),
+    )?;
 
     // --- Your code starts here: load, check, split by item. ---
     let data = ItemPairs::from_files(&npy, &csv)?;
@@ -77,6 +86,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for line in text.lines().take(4) {
         println!("  {line}");
     }
+
+    // --- Score unlabelled pairs by item id, from a CSV to a CSV, streaming. ---
+    let candidates = dir.path().join("candidates.csv");
+    let scores = dir.path().join("scores.csv");
+    let n = score_pairs_csv(&model, data.items(), &candidates, &PairsCsv::new(), &scores)?;
+    let text = std::fs::read_to_string(&scores)?;
+    println!("scored {n} unlabelled candidate pairs; first lines:");
+    for line in text.lines().take(3) {
+        println!("  {line}");
+    }
     Ok(())
 }
 
@@ -97,7 +116,7 @@ fn write_inputs(
     write_embeddings_npy(npy, items.view())?;
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let mut text = String::from("i,j,label\n");
+    let mut text = String::from("i,j,label,source\n");
     for n in 0..4000 {
         let i = rng.random_range(0..n_items);
         // Half the pairs are drawn from i's own cluster, half at random.
@@ -110,7 +129,12 @@ fn write_inputs(
             continue;
         }
         let label = u8::from(cluster[i] == cluster[j]);
-        text.push_str(&format!("{i},{j},{label}\n"));
+        let source = if n % 3 == 0 {
+            "\"survey, 2024\""
+        } else {
+            "log"
+        };
+        text.push_str(&format!("{i},{j},{label},{source}\n"));
     }
     std::fs::write(csv, text)?;
     Ok(())

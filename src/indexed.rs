@@ -40,8 +40,8 @@ use crate::io::PairRow;
 /// | self-pair `i == j`                      | kept; listed by [`ItemPairs::self_pair_rows`] |
 ///
 /// A *row* is the 0-based position of a pair in the list given to the constructor (for
-/// `ItemPairs::from_files`, the `k`-th data line of the CSV, which is line `k + 2` of a
-/// file without blank lines).
+/// `ItemPairs::from_files`, the `k`-th pair read from the CSV: the header, blank lines and
+/// rows left out by a filter are not counted; CSV parse errors name the file line).
 ///
 /// # Splits
 ///
@@ -155,15 +155,16 @@ impl ItemPairs {
     }
 
     /// Reads embeddings from a `.npy` file written by `numpy.save` (float32 or float64,
-    /// shape `(n_items, d)`) and pairs from a CSV with header `i,j,label`, then builds the
-    /// dataset as [`new`](Self::new) does.
+    /// shape `(n_items, d)`) and pairs from a CSV with columns `i`, `j` and `label` (in any
+    /// order, other columns ignored), then builds the dataset as [`new`](Self::new) does.
+    /// [`from_files_with`](Self::from_files_with) takes other column names or a filter.
     ///
     /// # Errors
     ///
     /// Those of [`read_embeddings_npy`](crate::io::read_embeddings_npy) and
     /// [`read_pairs_csv`](crate::io::read_pairs_csv) (I/O, format, parse errors with the
-    /// line number), then those of [`new`](Self::new), whose pair row `k` is the `k`-th
-    /// data line of the CSV (0-based).
+    /// line number in the file), then those of [`new`](Self::new), whose pair row `k` is
+    /// the `k`-th pair of the CSV (0-based; the header and blank lines not counted).
     ///
     /// # Example
     ///
@@ -185,8 +186,36 @@ impl ItemPairs {
         npy: impl AsRef<std::path::Path>,
         csv: impl AsRef<std::path::Path>,
     ) -> Result<Self> {
+        Self::from_files_with(npy, csv, &crate::io::PairsCsv::new())
+    }
+
+    /// [`from_files`](Self::from_files) with the CSV read by `columns`: other column
+    /// names, or only the rows of one split. Pair row `k` is then the `k`-th pair kept.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use sympair::{ItemPairs, PairData, io::{write_embeddings_npy, PairsCsv}};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("sympair-ip-doc2-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// write_embeddings_npy(dir.join("items.npy"), array![[0.0f32, 1.0], [1.0, 0.0]].view())?;
+    /// std::fs::write(dir.join("pairs.csv"), "a,b,same,split\n0,1,0,train\n1,1,1,test\n").unwrap();
+    /// let train_rows = PairsCsv::new().with_columns("a", "b", "same")?.with_filter("split", "train")?;
+    /// let train = ItemPairs::from_files_with(dir.join("items.npy"), dir.join("pairs.csv"), &train_rows)?;
+    /// assert_eq!(train.pairs(), &[(0, 1)]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), sympair::Error>(())
+    /// ```
+    #[cfg(feature = "npy")]
+    pub fn from_files_with(
+        npy: impl AsRef<std::path::Path>,
+        csv: impl AsRef<std::path::Path>,
+        columns: &crate::io::PairsCsv,
+    ) -> Result<Self> {
         let items = crate::io::read_embeddings_npy(npy)?;
-        let rows = crate::io::read_pairs_csv(csv)?;
+        let rows = columns.read(csv)?;
         Self::from_pair_rows(items, &rows)
     }
 

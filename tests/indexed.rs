@@ -524,3 +524,42 @@ proptest! {
         }
     }
 }
+
+#[cfg(feature = "npy")]
+#[test]
+fn from_files_with_reads_named_columns_of_one_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let (npy, csv) = (dir.path().join("items.npy"), dir.path().join("pairs.csv"));
+    sympair::io::write_embeddings_npy(&npy, items(4, 3).view()).unwrap();
+    std::fs::write(
+        &csv,
+        "split,b,a,y\ntrain,1,0,1\ntest,3,2,0\ntrain,3,1,0\n\ntest,9,0,1\n",
+    )
+    .unwrap();
+    let columns = sympair::io::PairsCsv::new()
+        .with_columns("a", "b", "y")
+        .unwrap();
+    let train = ItemPairs::from_files_with(
+        &npy,
+        &csv,
+        &columns.clone().with_filter("split", "train").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(train.pairs(), &[(0, 1), (1, 3)]);
+    assert_eq!(train.labels(), &[1.0, 0.0]);
+    // The test rows: the second names item 9 of 4; its row counts kept pairs only.
+    let err =
+        ItemPairs::from_files_with(&npy, &csv, &columns.with_filter("split", "test").unwrap())
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ItemOutOfRange {
+                row: 1,
+                id: 9,
+                n_items: 4
+            }
+        ),
+        "{err:?}"
+    );
+}
