@@ -2,9 +2,11 @@
 //! [`PairRows`] (labelled rows) and [`IdRows`] (id pairs only).
 //!
 //! Records are split by the `csv` crate (quoting, `\r\n`, a leading byte-order mark); the
-//! fields this crate needs are parsed here, so that every error names the column and the
-//! text at fault (a serde `Deserialize` would say "invalid digit found in string" and could
-//! not take column names chosen at run time).
+//! fields this crate needs are parsed here rather than through serde `Deserialize`, for
+//! three reasons: every error names the column and the text at fault (serde says "invalid
+//! digit found in string"), column names are chosen at run time, and it is faster:
+//! `cargo run --release --example csv_read` reads 1M rows at 3.5-5.3 M rows/s here against
+//! 1.7-1.9 M rows/s for `csv` + serde (1.8-3.0x, 2 shared cores, loaded machine).
 //!
 //! Line numbers are counted here too: `csv::Position::line` counts from where the previous
 //! record ended, so after blank lines or a `\r\n` it names an earlier line than the one the
