@@ -119,6 +119,21 @@ pub(crate) fn check_finite(what: &'static str, m: ArrayView2<f32>) -> Result<()>
     Ok(())
 }
 
+/// A `(rows, cols)` matrix of zeros, or an error (not an abort) when it cannot be allocated:
+/// sizes that come from user input (a source's width, a chunk size) must not end the process.
+pub(crate) fn try_zeros(rows: usize, cols: usize, what: &str) -> Result<Array2<f32>> {
+    let too_big = || {
+        Error::Unsupported(format!(
+            "{what}: a {rows} x {cols} buffer of f32 cannot be allocated"
+        ))
+    };
+    let n = rows.checked_mul(cols).ok_or_else(too_big)?;
+    let mut v: Vec<f32> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| too_big())?;
+    v.resize(n, 0.0);
+    Ok(Array2::from_shape_vec((rows, cols), v).expect("length is rows * cols"))
+}
+
 /// Checks that every label is exactly 0 or 1.
 pub(crate) fn check_labels(labels: &[f32]) -> Result<()> {
     match labels.iter().position(|&t| t != 0.0 && t != 1.0) {

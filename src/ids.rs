@@ -45,7 +45,7 @@ use std::path::Path;
 use ndarray::{Array2, ArrayView2, s};
 
 use crate::combiner::PairCombiner;
-use crate::data::check_finite;
+use crate::data::{check_finite, try_zeros};
 use crate::error::{Error, Result};
 use crate::io::{PairsCsv, PredictionsWriter, write_csv_atomically};
 use crate::loss::sigmoid;
@@ -162,7 +162,7 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
         I: IntoIterator<Item = Result<(usize, usize)>>,
         F: FnMut(&[(usize, usize)], &[f32]) -> Result<()>,
     {
-        let mut work = ChunkWork::new(self.chunk, self.items.ncols());
+        let mut work = ChunkWork::new(self.items.ncols());
         let mut pairs = pairs.into_iter();
         let mut done = 0;
         loop {
@@ -229,18 +229,35 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
             }
         }
         let n = work.pairs.len();
+        work.reserve_rows(n)?;
         for (r, &(i, j)) in work.pairs.iter().enumerate() {
             work.x.row_mut(r).assign(&self.items.row(i));
             work.y.row_mut(r).assign(&self.items.row(j));
         }
         let logits = self
             .model
-            .predict_logits(work.x.slice(s![..n, ..]), work.y.slice(s![..n, ..]))?;
+            .predict_logits(work.x.slice(s![..n, ..]), work.y.slice(s![..n, ..]))
+            .map_err(|e| match e {
+                // Rows of the chunk are pairs of the stream from `offset`.
+                Error::NonFinite {
+                    what,
+                    row,
+                    col,
+                    value,
+                } => Error::NonFinite {
+                    what,
+                    row: offset + row,
+                    col,
+                    value,
+                },
+                other => other,
+            })?;
         Ok(logits.into_raw_vec_and_offset().0)
     }
 }
 
-/// Buffers of one chunk, made once per call and reused.
+/// Buffers of one chunk, made once per call and reused; sized to the largest chunk seen,
+/// so a chunk size far above the number of pairs costs nothing.
 struct ChunkWork {
     pairs: Vec<(usize, usize)>,
     x: Array2<f32>,
@@ -248,12 +265,22 @@ struct ChunkWork {
 }
 
 impl ChunkWork {
-    fn new(chunk: usize, d: usize) -> Self {
+    fn new(d: usize) -> Self {
         ChunkWork {
-            pairs: Vec::with_capacity(chunk),
-            x: Array2::zeros((chunk, d)),
-            y: Array2::zeros((chunk, d)),
+            pairs: Vec::new(),
+            x: Array2::zeros((0, d)),
+            y: Array2::zeros((0, d)),
         }
+    }
+
+    /// Makes room for `n` rows.
+    fn reserve_rows(&mut self, n: usize) -> Result<()> {
+        if self.x.nrows() < n {
+            let d = self.x.ncols();
+            self.x = try_zeros(n, d, "id scoring chunk")?;
+            self.y = try_zeros(n, d, "id scoring chunk")?;
+        }
+        Ok(())
     }
 }
 

@@ -72,9 +72,9 @@
 //! # Ok::<(), sympair::Error>(())
 //! ```
 
-use ndarray::{Array2, ArrayViewMut2, Axis};
+use ndarray::{ArrayViewMut2, Axis};
 
-use crate::data::{PairData, all_finite, check_labels, sealed};
+use crate::data::{PairData, all_finite, check_labels, sealed, try_zeros};
 use crate::error::{Error, Result};
 
 /// Pairs checked per batch by [`CheckedPairs::new`].
@@ -163,7 +163,11 @@ impl<S: PairSource> CheckedPairs<S> {
                 what: "pairs (width 0)",
             });
         }
-        let labels: Vec<f32> = (0..len).map(|k| source.label(k)).collect();
+        let mut labels: Vec<f32> = Vec::new();
+        labels.try_reserve_exact(len).map_err(|_| {
+            Error::Unsupported(format!("the labels of {len} pairs cannot be allocated"))
+        })?;
+        labels.extend((0..len).map(|k| source.label(k)));
         check_labels(&labels)?;
         let checked = CheckedPairs {
             source,
@@ -172,13 +176,15 @@ impl<S: PairSource> CheckedPairs<S> {
             labels,
         };
         let cap = len.min(CHECK_CHUNK);
-        let mut x = Array2::zeros((cap, dim));
-        let mut y = Array2::zeros((cap, dim));
-        let all: Vec<usize> = (0..len).collect();
-        for idx in all.chunks(cap) {
+        let mut x = try_zeros(cap, dim, "pair source check")?;
+        let mut y = try_zeros(cap, dim, "pair source check")?;
+        let mut idx = Vec::with_capacity(cap);
+        for start in (0..len).step_by(cap) {
+            idx.clear();
+            idx.extend(start..len.min(start + cap));
             let n = idx.len();
             checked.checked_gather(
-                idx,
+                &idx,
                 x.slice_axis_mut(Axis(0), (0..n).into()),
                 y.slice_axis_mut(Axis(0), (0..n).into()),
             )?;
@@ -294,6 +300,8 @@ impl<S: PairSource> PairData for CheckedPairs<S> {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    use ndarray::Array2;
 
     use super::*;
     use crate::data::sealed::Gather;

@@ -149,6 +149,17 @@ fn wrong_width_no_items_and_zero_chunk_are_refused() {
         })
     ));
     assert_eq!(scorer.logits(&[]).unwrap(), Vec::<f32>::new());
+    // A chunk size far beyond the pairs allocates for the pairs there are, not the size.
+    let p = [(0, 1), (2, 1)];
+    assert_eq!(
+        scorer
+            .clone()
+            .with_chunk_size(usize::MAX)
+            .unwrap()
+            .logits(&p)
+            .unwrap(),
+        scorer.logits(&p).unwrap()
+    );
 }
 
 #[test]

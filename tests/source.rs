@@ -207,3 +207,39 @@ fn checked_source_is_usable_as_dyn_pair_data_in_evaluate() {
     assert_eq!(a.log_loss.to_bits(), b.log_loss.to_bits());
     assert_eq!(a.asymmetry.max, b.asymmetry.max);
 }
+
+/// Claims any size; never gathers anything useful.
+struct Huge {
+    len: usize,
+    dim: usize,
+}
+
+impl PairSource for Huge {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn label(&self, _: usize) -> f32 {
+        1.0
+    }
+    fn gather(
+        &self,
+        _: &[usize],
+        _: ArrayViewMut2<'_, f32>,
+        _: ArrayViewMut2<'_, f32>,
+    ) -> sympair::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn sizes_too_large_to_allocate_are_errors_not_aborts() {
+    for (len, dim) in [(1 << 50, 4), (4, 1 << 50), (1 << 20, usize::MAX)] {
+        match CheckedPairs::new(Huge { len, dim }) {
+            Err(Error::Unsupported(msg)) => assert!(msg.contains("allocated"), "{msg}"),
+            other => panic!("expected Unsupported for {len} x {dim}, got {other:?}"),
+        }
+    }
+}
