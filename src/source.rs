@@ -102,6 +102,8 @@ const CHECK_CHUNK: usize = 1024;
 /// `label` and `gather` are only called with `k < len`; an error returned by `gather`
 /// (say, a failed read of a memory-mapped file) is passed back to the caller of
 /// [`CheckedPairs::new`].
+///
+/// The [module docs](crate::source) implement it for embeddings held as `Vec<Vec<f32>>`.
 pub trait PairSource: Sync {
     /// Number of pairs.
     fn len(&self) -> usize;
