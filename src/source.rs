@@ -220,9 +220,11 @@ impl<S: PairSource> CheckedPairs<S> {
             x.ncols() == self.dim && y.ncols() == self.dim,
             "gather buffers must have the data's width"
         );
-        debug_assert!(
+        // Checked in release builds too (one comparison per pair): the source must never
+        // see a pair index past its end, whatever happens inside the crate.
+        assert!(
             idx.iter().all(|&k| k < self.len),
-            "gather index past the last pair"
+            "internal error: gather index past the last pair"
         );
         let rows = (0..idx.len()).into();
         x.slice_axis_inplace(Axis(0), rows);
