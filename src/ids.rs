@@ -192,8 +192,32 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
         I: IntoIterator<Item = (usize, usize)>,
         W: Write,
     {
+        self.try_write_csv(pairs.into_iter().map(Ok), out)
+    }
+
+    /// [`write_csv`](Self::write_csv) over fallible pairs, such as those of
+    /// [`PairsCsv::ids`] reading any reader (standard input, a socket): the first error of
+    /// the iterator stops scoring and is returned.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use sympair::{Combiner, IdScorer, PairClassifier, io::PairsCsv};
+    ///
+    /// let model = PairClassifier::builder(2, Combiner::Sum).seed(1).build()?;
+    /// let items = array![[0.0f32, 1.0], [1.0, 0.0]];
+    /// let input = "i,j\n0,1\n1,1\n".as_bytes(); // say, std::io::stdin().lock()
+    /// let mut out = Vec::new(); // say, std::io::stdout().lock()
+    /// let n = IdScorer::new(&model, items.view())?.try_write_csv(PairsCsv::new().ids(input)?, &mut out)?;
+    /// assert_eq!((n, String::from_utf8(out).unwrap().lines().count()), (2, 3));
+    /// # Ok::<(), sympair::Error>(())
+    /// ```
+    pub fn try_write_csv<I, W>(&self, pairs: I, out: W) -> Result<usize>
+    where
+        I: IntoIterator<Item = Result<(usize, usize)>>,
+        W: Write,
+    {
         let mut w = PredictionsWriter::new(out)?;
-        let n = self.write_rows(pairs.into_iter().map(Ok), &mut w)?;
+        let n = self.write_rows(pairs, &mut w)?;
         w.finish()?;
         Ok(n)
     }

@@ -281,3 +281,19 @@ fn bad_pairs_csv_leaves_the_output_untouched_and_names_the_problem() {
         other => panic!("expected Io naming the output, got {other:?}"),
     }
 }
+
+#[test]
+fn csv_reader_to_writer_stops_at_the_first_bad_line() {
+    let (m, it) = (model(5), items(3, 5));
+    let scorer = IdScorer::new(&m, it.view()).unwrap();
+    let input = "i,j\n0,1\n1,2\n2,zz\n0,2\n";
+    let mut out = Vec::new();
+    let err = scorer
+        .with_chunk_size(1)
+        .unwrap()
+        .try_write_csv(PairsCsv::new().ids(input.as_bytes()).unwrap(), &mut out)
+        .unwrap_err();
+    assert!(matches!(err, Error::Parse { line: 4, .. }), "{err:?}");
+    // Chunks of one pair: the two pairs before the bad line were written.
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 3);
+}
