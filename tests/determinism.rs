@@ -1,12 +1,11 @@
 //! Results do not depend on the number of threads.
 
+mod common;
+
+use common::bits;
 use sympair::{
     ClusterTask, Combiner, EncoderConfig, MlpConfig, PairClassifier, TrainConfig, set_num_threads,
 };
-
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
 
 #[test]
 fn weights_and_predictions_are_bitwise_identical_for_one_and_two_threads() {

@@ -15,6 +15,10 @@
 //!
 //! Models are tiny (width 3, hidden layers of 4) so that 256 cases per property stay fast.
 
+mod common;
+
+use common::bits;
+use common::finite_difference::{FD_STEPS, f32_noise, fd_check, weighted_output};
 use ndarray::Array2;
 use proptest::prelude::*;
 use sympair::{
@@ -201,10 +205,6 @@ fn smooth_activation() -> impl Strategy<Value = Activation> {
     prop_oneof![Just(Activation::Tanh), Just(Activation::Gelu)]
 }
 
-fn bits(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|f| f.to_bits()).collect()
-}
-
 /// Bitwise symmetry of one model on every pair of `(x, y)` alone and as a batch.
 fn check_symmetric(
     model: &PairClassifier,
@@ -314,66 +314,11 @@ fn kink_signs(params: &[f32], act: Activation, x: &Array2<f32>, y: &Array2<f32>)
 }
 
 /// Largest finite-difference step, for f32 parameters and inputs.
-const FD_H: f32 = 1e-2;
+const FD_H: f32 = FD_STEPS[0];
 
 /// Parameters checked per family and case, drawn at random: over 256 cases every
 /// parameter of these small models is checked dozens of times.
 const FD_PICKS: usize = 10;
-
-/// Steps tried by [`fd_check`], largest first.
-const FD_STEPS: [f32; 3] = [FD_H, 2.5e-3, 1e-3];
-
-/// Richardson extrapolation of central differences, `(4 D(h/2) - D(h)) / 3`: error
-/// `O(h^4)` instead of `O(h^2)`.
-fn richardson(central: &mut impl FnMut(f32) -> f64, h: f32) -> f64 {
-    let coarse = central(h);
-    let fine = central(h / 2.0);
-    (4.0 * fine - coarse) / 3.0
-}
-
-/// Checks `analytic` against Richardson-extrapolated central differences `central(h)`,
-/// within `abs + rel * max(|numeric|, |analytic|) + 3 noise / h`, where `noise` bounds
-/// the rounding error of one evaluation of the function (`3 noise / h` is what it can
-/// do to the extrapolated difference: `(4 * 2 + 1) / 3` times `noise / h`).
-///
-/// The function is computed in f32, so its rounding grows with its size: a loss of 43
-/// (logits up to 183, met on a random case) is good to ~1e-6 only, which at h = 1e-3
-/// is a noise of ~3e-3 on the difference. Hence the `noise` term, and hence steps no
-/// smaller than 1e-3. Yet at h = 1e-2 the estimate can be far off where the loss is
-/// strongly curved: the cosine of two short encoded vectors, for example (worked by hand
-/// on a failing case: central differences of 0.286 at h = 1e-2, 0.1987 at 3e-3, 0.1889 at
-/// 3e-4, against an analytic 0.18877). So smaller steps are tried when the largest
-/// disagrees. A wrong gradient disagrees at every step.
-fn fd_check(
-    mut central: impl FnMut(f32) -> f64,
-    analytic: f64,
-    noise: f64,
-    abs: f64,
-    rel: f64,
-) -> Result<(), String> {
-    let mut tried = Vec::new();
-    for h in FD_STEPS {
-        let numeric = richardson(&mut central, h);
-        let tol = abs + rel * numeric.abs().max(analytic.abs()) + 3.0 * noise / f64::from(h);
-        if (numeric - analytic).abs() <= tol {
-            return Ok(());
-        }
-        tried.push(format!("{numeric} at h = {h} (tol {tol:.2e})"));
-    }
-    Err(format!(
-        "analytic {analytic} vs numeric {}",
-        tried.join(", ")
-    ))
-}
-
-/// Rounding bound for a sum of f32 values: a few units in the last place of each term
-/// (`4 * EPSILON * (|v| + 1)`, the `+ 1` for cancellation inside each value).
-fn f32_noise(values: impl IntoIterator<Item = f64>) -> f64 {
-    values
-        .into_iter()
-        .map(|v| 4.0 * f64::from(f32::EPSILON) * (v.abs() + 1.0))
-        .sum()
-}
 
 fn pair_strategy() -> impl Strategy<Value = (Array2<f32>, Array2<f32>)> {
     // |x_ij| in [0.3, 2] and y = x + delta with |delta| in [0.05, 2]: no tie within a
@@ -414,15 +359,6 @@ fn combiners_with_backward_under_test() -> Vec<Combiner> {
     all.extend(SIMILARITIES.into_iter().map(Combiner::Similarity));
     out.push(Combiner::Stack(Stack::new(all).expect("stack")));
     out
-}
-
-/// `sum_ij g_ij out_ij` in f64.
-fn weighted_sum(c: &Combiner, x: &Array2<f32>, y: &Array2<f32>, g: &Array2<f32>) -> f64 {
-    let out = c.combine(x.view(), y.view()).expect("combine");
-    out.iter()
-        .zip(g.iter())
-        .map(|(&o, &w)| f64::from(o) * f64::from(w))
-        .sum()
 }
 
 proptest! {
@@ -564,7 +500,7 @@ proptest! {
                                 ym[[i, j]] -= h;
                                 (yp[[i, j]], ym[[i, j]])
                             };
-                            (weighted_sum(&c, &xp, &yp, &g) - weighted_sum(&c, &xm, &ym, &g))
+                            (weighted_output(&c, &xp, &yp, &g) - weighted_output(&c, &xm, &ym, &g))
                                 / (f64::from(vp) - f64::from(vm))
                         };
                         if let Err(msg) = fd_check(central, f64::from(analytic[[i, j]]), noise, 1e-3, 1e-2) {

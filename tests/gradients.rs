@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::finite_difference::{assert_close, weighted_output};
 use common::*;
 use ndarray::{Array2, s};
 use proptest::prelude::*;
@@ -24,15 +25,6 @@ fn smooth_pair(n: usize, d: usize) -> impl Strategy<Value = (Array2<f32>, Array2
         })
 }
 
-/// `sum(r * combine(x, y))` in f64.
-fn weighted_output(c: &Combiner, x: &Array2<f32>, y: &Array2<f32>, r: &Array2<f32>) -> f64 {
-    let out = c.combine(x.view(), y.view()).unwrap();
-    out.iter()
-        .zip(r.iter())
-        .map(|(&o, &w)| f64::from(o) * f64::from(w))
-        .sum()
-}
-
 fn backward(
     c: &Combiner,
     x: &Array2<f32>,
@@ -44,15 +36,6 @@ fn backward(
     c.backward(x.view(), y.view(), g.view(), dx.view_mut(), dy.view_mut())
         .unwrap();
     (dx, dy)
-}
-
-fn assert_close(num: f64, ana: f64, what: &str) -> Result<(), TestCaseError> {
-    let tol = 2e-3 * (1.0 + num.abs().max(ana.abs()));
-    prop_assert!(
-        (num - ana).abs() <= tol,
-        "{what}: finite difference {num} vs analytic {ana}"
-    );
-    Ok(())
 }
 
 proptest! {
@@ -109,7 +92,6 @@ proptest! {
             }
             let (dx, dy) = backward(&c, &x, &y, &g);
             let (dy2, dx2) = backward(&c, &y, &x, &g_swapped);
-            let bits = |a: &Array2<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&dx), bits(&dx2), "combiner {} dx", c);
             prop_assert_eq!(bits(&dy), bits(&dy2), "combiner {} dy", c);
         }
@@ -152,9 +134,7 @@ proptest! {
             prop_assert_eq!(la.to_bits(), lb.to_bits(), "combiner {} loss", c);
             // Exact for every combiner: one view gives the head bit-identical rows; two
             // views are summed as (view 0) + (view 1), which the swap merely reorders.
-            let ba: Vec<u32> = ga.iter().map(|v| v.to_bits()).collect();
-            let bb: Vec<u32> = gb.iter().map(|v| v.to_bits()).collect();
-            prop_assert_eq!(ba, bb, "combiner {}", c);
+            prop_assert_eq!(bits(&ga), bits(&gb), "combiner {}", c);
         }
     }
 }

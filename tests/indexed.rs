@@ -2,9 +2,12 @@
 //! unordered pairs are de-duplicated, gathering equals the dense copy bit for bit, and
 //! splits are seeded and leak-free.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use common::bits;
 use ndarray::Array2;
 use proptest::prelude::*;
 use sympair::{
@@ -274,12 +277,7 @@ fn gather_gives_bitwise_the_logits_of_the_dense_copy() {
         let a = model.logits_for(&data).unwrap();
         let b = model.logits_for(&dense).unwrap();
         let c = model.predict_logits(dense.left(), dense.right()).unwrap();
-        assert_eq!(
-            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            "{:?}",
-            model.combiner()
-        );
+        assert_eq!(bits(&a), bits(&b), "{:?}", model.combiner());
         assert_eq!(a.as_slice(), c.as_slice().unwrap());
     }
 }

@@ -1,22 +1,17 @@
 //! Tests for `sympair::io`: `.npy` embeddings, pairs CSV and predictions CSV.
 
-use std::fs;
-use std::path::PathBuf;
+mod common;
 
+use std::fs;
+use std::path::Path;
+
+use common::{bits, scratch_dir};
 use proptest::prelude::*;
 use sympair::Error;
 use sympair::io::{PairRow, parse_pairs_csv, read_pairs_csv, write_predictions_csv};
 
-/// A fresh folder for one test, so tests running in parallel never share files.
-fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sympair-io-test-{}-{test}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Names of the files in `dir` (to spot leftover temporary files).
-fn file_names(dir: &PathBuf) -> Vec<String> {
+fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -70,7 +65,8 @@ mod npy {
 
     /// Writes `bytes` to `name` in a fresh folder and reads it back as embeddings.
     fn read_bytes(test: &str, bytes: &[u8]) -> sympair::Result<Array2<f32>> {
-        let path = scratch_dir(test).join("emb.npy");
+        let dir = scratch_dir(test);
+        let path = dir.path().join("emb.npy");
         fs::write(&path, bytes).unwrap();
         read_embeddings_npy(&path)
     }
@@ -85,7 +81,7 @@ mod npy {
     #[test]
     fn written_npy_reads_back_bit_for_bit() {
         let dir = scratch_dir("npy_roundtrip");
-        let path = dir.join("emb.npy");
+        let path = dir.path().join("emb.npy");
         let emb = array![
             [0.0f32, -0.0, 1.5, f32::MIN_POSITIVE / 4.0],
             [f32::MAX, f32::MIN, 1e-30, -7.25],
@@ -94,10 +90,9 @@ mod npy {
         write_embeddings_npy(&path, emb.view()).unwrap();
         let back = read_embeddings_npy(&path).unwrap();
         assert_eq!(back.dim(), emb.dim());
-        let bits = |a: &Array2<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&back), bits(&emb));
         assert_eq!(
-            file_names(&dir),
+            file_names(dir.path()),
             vec!["emb.npy"],
             "temporary file left behind"
         );
@@ -105,7 +100,8 @@ mod npy {
 
     #[test]
     fn written_npy_has_numpy_float32_header() {
-        let path = scratch_dir("npy_header").join("emb.npy");
+        let dir = scratch_dir("npy_header");
+        let path = dir.path().join("emb.npy");
         write_embeddings_npy(&path, array![[1.0f32, 2.0]].view()).unwrap();
         let bytes = fs::read(&path).unwrap();
         assert_eq!(&bytes[..6], b"\x93NUMPY");
@@ -116,7 +112,8 @@ mod npy {
 
     #[test]
     fn fortran_order_view_is_written_as_fortran_and_reads_back_same_matrix() {
-        let path = scratch_dir("npy_fortran_roundtrip").join("emb.npy");
+        let dir = scratch_dir("npy_fortran_roundtrip");
+        let path = dir.path().join("emb.npy");
         let base = Array2::from_shape_fn((3, 5), |(r, c)| (r * 10 + c) as f32);
         let view = base.t(); // 5 x 3, Fortran-contiguous
         write_embeddings_npy(&path, view).unwrap();
@@ -132,7 +129,8 @@ mod npy {
 
     #[test]
     fn strided_view_is_written_and_reads_back_same_matrix() {
-        let path = scratch_dir("npy_strided").join("emb.npy");
+        let dir = scratch_dir("npy_strided");
+        let path = dir.path().join("emb.npy");
         let base = Array2::from_shape_fn((6, 4), |(r, c)| (r * 4 + c) as f32 - 3.5);
         let view = base.slice(s![..;2, 1..;2]);
         write_embeddings_npy(&path, view).unwrap();
@@ -142,16 +140,17 @@ mod npy {
     #[test]
     fn writing_replaces_existing_file() {
         let dir = scratch_dir("npy_replace");
-        let path = dir.join("emb.npy");
+        let path = dir.path().join("emb.npy");
         write_embeddings_npy(&path, array![[1.0f32, 2.0], [3.0, 4.0]].view()).unwrap();
         write_embeddings_npy(&path, array![[9.0f32]].view()).unwrap();
         assert_eq!(read_embeddings_npy(&path).unwrap(), array![[9.0f32]]);
-        assert_eq!(file_names(&dir), vec!["emb.npy"]);
+        assert_eq!(file_names(dir.path()), vec!["emb.npy"]);
     }
 
     #[test]
     fn writing_into_missing_folder_is_io_error() {
-        let path = scratch_dir("npy_missing_dir").join("no/such/dir/emb.npy");
+        let dir = scratch_dir("npy_missing_dir");
+        let path = dir.path().join("no/such/dir/emb.npy");
         let err = write_embeddings_npy(&path, array![[1.0f32]].view()).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
     }
@@ -303,7 +302,8 @@ mod npy {
 
     #[test]
     fn missing_npy_file_is_io_error_naming_path() {
-        let path = scratch_dir("np_missing").join("absent.npy");
+        let dir = scratch_dir("np_missing");
+        let path = dir.path().join("absent.npy");
         match read_embeddings_npy(&path) {
             Err(Error::Io { path: p, .. }) => assert_eq!(p, path),
             other => panic!("expected Io, got {other:?}"),
@@ -515,7 +515,8 @@ fn csv_without_rows_is_empty() {
 
 #[test]
 fn csv_file_is_read() {
-    let path = scratch_dir("csv_file").join("pairs.csv");
+    let dir = scratch_dir("csv_file");
+    let path = dir.path().join("pairs.csv");
     fs::write(&path, "\u{feff}i,j,label\r\n0,1,1\r\n2,3,0\r\n").unwrap();
     assert_eq!(
         read_pairs_csv(&path).unwrap(),
@@ -525,7 +526,8 @@ fn csv_file_is_read() {
 
 #[test]
 fn csv_file_with_invalid_utf8_is_parse_error_with_line() {
-    let path = scratch_dir("csv_utf8").join("pairs.csv");
+    let dir = scratch_dir("csv_utf8");
+    let path = dir.path().join("pairs.csv");
     fs::write(&path, b"i,j,label\n0,1,1\n2,\xff3,0\n").unwrap();
     match read_pairs_csv(&path) {
         Err(Error::Parse { line: 3, reason }) => assert!(reason.contains("UTF-8"), "{reason}"),
@@ -535,7 +537,8 @@ fn csv_file_with_invalid_utf8_is_parse_error_with_line() {
 
 #[test]
 fn missing_csv_file_is_io_error_naming_path() {
-    let path = scratch_dir("csv_missing").join("absent.csv");
+    let dir = scratch_dir("csv_missing");
+    let path = dir.path().join("absent.csv");
     match read_pairs_csv(&path) {
         Err(Error::Io { path: p, .. }) => assert_eq!(p, path),
         other => panic!("expected Io, got {other:?}"),
@@ -549,14 +552,14 @@ fn missing_csv_file_is_io_error_naming_path() {
 #[test]
 fn predictions_csv_has_header_and_one_line_per_pair() {
     let dir = scratch_dir("pred_text");
-    let path = dir.join("pred.csv");
+    let path = dir.path().join("pred.csv");
     write_predictions_csv(&path, &[(0, 1), (5, 2), (7, 7)], &[0.5, 1.0, 0.0]).unwrap();
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
         "i,j,probability\n0,1,0.5\n5,2,1\n7,7,0\n"
     );
     assert_eq!(
-        file_names(&dir),
+        file_names(dir.path()),
         vec!["pred.csv"],
         "temporary file left behind"
     );
@@ -564,7 +567,8 @@ fn predictions_csv_has_header_and_one_line_per_pair() {
 
 #[test]
 fn predictions_csv_probabilities_read_back_exactly() {
-    let path = scratch_dir("pred_exact").join("pred.csv");
+    let dir = scratch_dir("pred_exact");
+    let path = dir.path().join("pred.csv");
     let probs = [0.1f32, 1.0 / 3.0, 1e-40, 0.99999994, f32::MIN_POSITIVE];
     let pairs: Vec<(usize, usize)> = (0..probs.len()).map(|k| (k, k + 1)).collect();
     write_predictions_csv(&path, &pairs, &probs).unwrap();
@@ -574,15 +578,13 @@ fn predictions_csv_probabilities_read_back_exactly() {
         .skip(1)
         .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(
-        back.iter().map(|p| p.to_bits()).collect::<Vec<_>>(),
-        probs.iter().map(|p| p.to_bits()).collect::<Vec<_>>()
-    );
+    assert_eq!(bits(&back), bits(&probs));
 }
 
 #[test]
 fn predictions_csv_with_no_pairs_is_header_only() {
-    let path = scratch_dir("pred_empty").join("pred.csv");
+    let dir = scratch_dir("pred_empty");
+    let path = dir.path().join("pred.csv");
     write_predictions_csv(&path, &[], &[]).unwrap();
     assert_eq!(fs::read_to_string(&path).unwrap(), "i,j,probability\n");
 }
@@ -590,7 +592,7 @@ fn predictions_csv_with_no_pairs_is_header_only() {
 #[test]
 fn predictions_length_mismatch_is_row_mismatch_and_writes_nothing() {
     let dir = scratch_dir("pred_mismatch");
-    let path = dir.join("pred.csv");
+    let path = dir.path().join("pred.csv");
     let err = write_predictions_csv(&path, &[(0, 1), (1, 2)], &[0.5]).unwrap_err();
     assert!(
         matches!(
@@ -603,13 +605,13 @@ fn predictions_length_mismatch_is_row_mismatch_and_writes_nothing() {
         ),
         "{err:?}"
     );
-    assert!(file_names(&dir).is_empty());
+    assert!(file_names(dir.path()).is_empty());
 }
 
 #[test]
 fn predictions_non_finite_is_error_and_keeps_old_file() {
     let dir = scratch_dir("pred_nan");
-    let path = dir.join("pred.csv");
+    let path = dir.path().join("pred.csv");
     fs::write(&path, "old").unwrap();
     let err = write_predictions_csv(&path, &[(0, 1), (1, 2)], &[0.5, f32::NAN]).unwrap_err();
     assert!(
@@ -625,7 +627,7 @@ fn predictions_non_finite_is_error_and_keeps_old_file() {
         "{err:?}"
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), "old");
-    assert_eq!(file_names(&dir), vec!["pred.csv"]);
+    assert_eq!(file_names(dir.path()), vec!["pred.csv"]);
 }
 
 // ----------------------------------------------------------------------------------------

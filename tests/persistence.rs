@@ -2,20 +2,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
 use proptest::prelude::*;
 use sympair::{
     Combiner, EncoderConfig, Error, HeadConfig, MlpConfig, PairClassifier, PairData, Similarity,
     Stack, TrainConfig,
 };
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sympair-persist-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 fn zoo() -> Vec<PairClassifier> {
     let mut models: Vec<PairClassifier> = Combiner::builtins()
@@ -55,14 +47,14 @@ fn zoo() -> Vec<PairClassifier> {
 #[test]
 fn save_then_load_gives_bitwise_identical_logits() {
     let data = tiny_task(6, 9);
+    let dir = scratch_dir("persistence");
     for (k, model) in zoo().into_iter().enumerate() {
-        let path = scratch(&format!("model-{k}.json"));
+        let path = dir.path().join(format!("model-{k}.json"));
         model.save(&path).unwrap();
         let loaded = PairClassifier::load(&path).unwrap();
         assert_eq!(loaded, model);
         let a = model.logits_for(&data).unwrap();
         let b = loaded.logits_for(&data).unwrap();
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&a), bits(&b), "model {k}");
     }
 }
@@ -87,9 +79,7 @@ proptest! {
         }
         model.set_parameters(&p).unwrap();
         let back = PairClassifier::<Combiner>::from_json_bytes(&model.to_json_bytes().unwrap()).unwrap();
-        let a: Vec<u32> = back.parameters().iter().map(|v| v.to_bits()).collect();
-        let b: Vec<u32> = p.iter().map(|v| v.to_bits()).collect();
-        prop_assert_eq!(a, b);
+        prop_assert_eq!(common::bits(&back.parameters()), common::bits(&p));
     }
 
     #[test]
@@ -154,7 +144,8 @@ fn inconsistent_shapes_are_format_errors() {
 
 #[test]
 fn failed_save_keeps_the_previous_file() {
-    let path = scratch("keep.json");
+    let dir = scratch_dir("persistence");
+    let path = dir.path().join("keep.json");
     let old = trained_model(4, Combiner::Sum, 1);
     old.save(&path).unwrap();
     let before = std::fs::read(&path).unwrap();

@@ -8,10 +8,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sympair::{AbsDiff, Combiner, PairClassifier, PairCombiner, SquaredDiff};
 
-fn bits(a: &Array2<f32>) -> Vec<u32> {
-    a.iter().map(|v| v.to_bits()).collect()
-}
-
 /// The rows a combiner makes for `(y, x)`, with its views put back in the order of `(x, y)`.
 /// For two-view combiners the swap exchanges the views.
 fn swapped_rows(c: &Combiner, x: &Array2<f32>, y: &Array2<f32>) -> Array2<f32> {
@@ -73,8 +69,7 @@ proptest! {
             let model = PairClassifier::builder(d, c.clone()).seed(seed).build().unwrap();
             let a = model.predict_logits(x.view(), y.view()).unwrap();
             let b = model.predict_logits(y.view(), x.view()).unwrap();
-            let ab: Vec<u32> = a.iter().map(|v| v.to_bits()).collect();
-            let bb: Vec<u32> = b.iter().map(|v| v.to_bits()).collect();
+            let (ab, bb) = (bits(&a), bits(&b));
             prop_assert_eq!(&ab, &bb, "combiner {}", c);
             // Each pair alone gives the same bits as in the batch, whatever its row.
             for i in [0, n / 2, n - 1] {

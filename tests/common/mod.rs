@@ -1,5 +1,8 @@
-//! Shared strategies and helpers for the property tests.
+//! Shared strategies and helpers for the property tests: value strategies, small models,
+//! bitwise comparison ([`bits`]) and finite differences ([`finite_difference`]).
 #![allow(dead_code)]
+
+pub mod finite_difference;
 
 use ndarray::Array2;
 use proptest::prelude::*;
@@ -7,6 +10,22 @@ use sympair::{
     Activation, ClusterTask, Combiner, MlpConfig, PairClassifier, PairCombiner, PairDataset,
     TrainConfig,
 };
+
+/// The bit patterns of `values`, for exact (bitwise) comparisons: `NaN`s with different
+/// payloads and `0.0` against `-0.0` count as different.
+pub fn bits<'a>(values: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
+    values.into_iter().map(|v| v.to_bits()).collect()
+}
+
+/// A fresh, empty folder in the system's temp dir, deleted (with its content) when the
+/// returned guard is dropped, also when the test fails. `name` goes into the folder's
+/// name, to tell which test a folder left by a killed run belongs to.
+pub fn scratch_dir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("sympair-{name}-"))
+        .tempdir()
+        .expect("a scratch folder in the temp dir")
+}
 
 /// The symmetric built-in combiners.
 pub fn symmetric_combiners() -> Vec<Combiner> {
