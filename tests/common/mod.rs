@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod finite_difference;
+pub mod hostile;
 
 use ndarray::Array2;
 use proptest::prelude::*;
