@@ -134,22 +134,6 @@ proptest! {
     }
 }
 
-/// Regression: `ClusterTask` sizes whose matrices overflow `isize` bytes are
-/// `Error::InvalidConfig`, not ndarray's "Shape too large" panic.
-#[test]
-fn cluster_task_rejects_sizes_too_large_to_allocate() {
-    for (d, k) in [(usize::MAX, 2), (2, usize::MAX), (1 << 62, 4)] {
-        let r = catch_unwind(|| ClusterTask::new(d, k).map(|t| t.dim()));
-        assert!(
-            matches!(r, Ok(Err(Error::InvalidConfig { .. }))),
-            "d {d}, k {k}: {r:?}"
-        );
-    }
-    let task = ClusterTask::new(2, 2).unwrap();
-    let r = catch_unwind(|| task.generate(usize::MAX, 0).map(|d| d.len()));
-    assert!(matches!(r, Ok(Err(_))), "{r:?}");
-}
-
 // ---------------------------------------------------------------------------------------
 // ItemPairs
 // ---------------------------------------------------------------------------------------
@@ -280,51 +264,6 @@ proptest! {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// ClusterTask
-// ---------------------------------------------------------------------------------------
-
-proptest! {
-    #![proptest_config(cfg())]
-
-    #[test]
-    fn cluster_task_rejects_bad_settings(
-        d in 0usize..6,
-        k in 0usize..5,
-        noise in prop_oneof![
-            Just(f32::NAN), Just(f32::INFINITY), Just(-1.0f32), Just(-f32::MIN_POSITIVE),
-            Just(0.0), Just(0.5), Just(1e30), Just(f32::MAX),
-        ],
-        n_pairs in 0usize..20,
-        seed in any::<u64>(),
-    ) {
-        let task = ClusterTask::with_centre_seed(d, k, seed);
-        if d == 0 {
-            prop_assert_eq!(outcome(&task), Err(Kind::Config("d")));
-            return Ok(());
-        }
-        if k < 2 {
-            prop_assert_eq!(outcome(&task), Err(Kind::Config("n_clusters")));
-            return Ok(());
-        }
-        let task = task.unwrap().with_noise(noise);
-        if !(noise.is_finite() && noise >= 0.0) {
-            prop_assert_eq!(outcome(&task), Err(Kind::Config("noise")));
-            return Ok(());
-        }
-        let r = task.unwrap().generate(n_pairs, seed);
-        match r {
-            _ if n_pairs == 0 => prop_assert_eq!(outcome(&r), Err(Kind::Empty("n_pairs"))),
-            Ok(data) => {
-                prop_assert_eq!((data.len(), data.dim()), (n_pairs, d));
-                prop_assert!(data.left().iter().chain(data.right()).all(|v| v.is_finite()));
-            }
-            // Noise near f32::MAX overflows an item: reported, not returned.
-            Err(e) => prop_assert!(noise > 1e37 && matches!(kind(&e), Kind::NonFinite(_, _, _)), "{e:?}"),
-        }
-    }
-}
-
 #[cfg(feature = "npy")]
 #[test]
 fn item_pairs_from_files_reports_each_bad_file() {
@@ -376,4 +315,65 @@ fn item_pairs_from_files_reports_each_bad_file() {
         outcome(&ItemPairs::from_files(&nan_path, &csv_path)),
         Err(Kind::NonFinite("embeddings", 2, 1))
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// ClusterTask
+// ---------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(cfg())]
+
+    #[test]
+    fn cluster_task_rejects_bad_settings(
+        d in 0usize..6,
+        k in 0usize..5,
+        noise in prop_oneof![
+            Just(f32::NAN), Just(f32::INFINITY), Just(-1.0f32), Just(-f32::MIN_POSITIVE),
+            Just(0.0), Just(0.5), Just(1e30), Just(f32::MAX),
+        ],
+        n_pairs in 0usize..20,
+        seed in any::<u64>(),
+    ) {
+        let task = ClusterTask::with_centre_seed(d, k, seed);
+        if d == 0 {
+            prop_assert_eq!(outcome(&task), Err(Kind::Config("d")));
+            return Ok(());
+        }
+        if k < 2 {
+            prop_assert_eq!(outcome(&task), Err(Kind::Config("n_clusters")));
+            return Ok(());
+        }
+        let task = task.unwrap().with_noise(noise);
+        if !(noise.is_finite() && noise >= 0.0) {
+            prop_assert_eq!(outcome(&task), Err(Kind::Config("noise")));
+            return Ok(());
+        }
+        let r = task.unwrap().generate(n_pairs, seed);
+        match r {
+            _ if n_pairs == 0 => prop_assert_eq!(outcome(&r), Err(Kind::Empty("n_pairs"))),
+            Ok(data) => {
+                prop_assert_eq!((data.len(), data.dim()), (n_pairs, d));
+                prop_assert!(data.left().iter().chain(data.right()).all(|v| v.is_finite()));
+            }
+            // Noise near f32::MAX overflows an item: reported, not returned.
+            Err(e) => prop_assert!(noise > 1e37 && matches!(kind(&e), Kind::NonFinite(_, _, _)), "{e:?}"),
+        }
+    }
+}
+
+/// Regression: `ClusterTask` sizes whose matrices overflow `isize` bytes are
+/// `Error::InvalidConfig`, not ndarray's "Shape too large" panic.
+#[test]
+fn cluster_task_rejects_sizes_too_large_to_allocate() {
+    for (d, k) in [(usize::MAX, 2), (2, usize::MAX), (1 << 62, 4)] {
+        let r = catch_unwind(|| ClusterTask::new(d, k).map(|t| t.dim()));
+        assert!(
+            matches!(r, Ok(Err(Error::InvalidConfig { .. }))),
+            "d {d}, k {k}: {r:?}"
+        );
+    }
+    let task = ClusterTask::new(2, 2).unwrap();
+    let r = catch_unwind(|| task.generate(usize::MAX, 0).map(|d| d.len()));
+    assert!(matches!(r, Ok(Err(_))), "{r:?}");
 }
