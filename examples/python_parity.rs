@@ -1,0 +1,135 @@
+//! The Rust side of the Python package's parity tests (`python/tests/test_parity.py`):
+//! models pass between the two languages through the saved-model format, and their logits
+//! must agree bit for bit.
+//!
+//! * `python_parity predict MODEL X.npy Y.npy OUT.npy` loads a model saved from Python,
+//!   scores the pairs `(x[i], y[i])` and writes the logits as an `(n, 1)` float32 `.npy`.
+//! * `python_parity train DIR` trains one model per family on a synthetic task and writes,
+//!   into `DIR`: the training pairs (`train_x.npy`, `train_y.npy`, `train_labels.npy`), test
+//!   pairs (`x.npy`, `y.npy`), and per model `NAME.json` and `NAME.logits.npy`. Python
+//!   loads each model and must reproduce the logits, and training the same configuration
+//!   from Python on the same arrays must give the same file.
+//!
+//! Run: `cargo run --release --example python_parity -- train /tmp/parity`
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, ArrayView2};
+use sympair::io::{read_embeddings_npy, write_embeddings_npy};
+use sympair::{
+    ClusterTask, Combiner, EncoderConfig, HeadConfig, MlpConfig, Optimizer, PairClassifier,
+    PairData, Similarity, Stack, TrainConfig,
+};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["predict", model, x, y, out] => predict(model, x, y, out),
+        ["train", dir] => train(Path::new(dir)),
+        _ => {
+            eprintln!(
+                "usage: python_parity predict MODEL X.npy Y.npy OUT.npy | python_parity train DIR"
+            );
+            std::process::exit(2)
+        }
+    }
+}
+
+fn predict(model: &str, x: &str, y: &str, out: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let model = PairClassifier::<Combiner>::load(model)?;
+    let (x, y) = (read_embeddings_npy(x)?, read_embeddings_npy(y)?);
+    let logits = model.predict_logits(x.view(), y.view())?;
+    write_column(out, &logits.to_vec())
+}
+
+fn write_column(path: impl AsRef<Path>, v: &[f32]) -> Result<(), Box<dyn std::error::Error>> {
+    let col = Array2::from_shape_vec((v.len(), 1), v.to_vec())?;
+    write_embeddings_npy(path, col.view())?;
+    Ok(())
+}
+
+/// The families trained for the parity check, by file name. Python's test builds the same
+/// configurations with `sympair.Model` (keep the two lists in step).
+fn families(d: usize) -> sympair::Result<Vec<(&'static str, PairClassifier)>> {
+    let stack = Stack::new(vec![Combiner::Sum, Combiner::Product, Combiner::AbsDiff])?;
+    Ok(vec![
+        (
+            "abs_diff",
+            PairClassifier::builder(d, Combiner::AbsDiff)
+                .seed(3)
+                .build()?,
+        ),
+        (
+            "concat_swap_average",
+            PairClassifier::builder(d, Combiner::ConcatSwapAverage)
+                .seed(3)
+                .build()?,
+        ),
+        (
+            "concat",
+            PairClassifier::builder(d, Combiner::Concat)
+                .seed(3)
+                .build()?,
+        ),
+        (
+            "stack",
+            PairClassifier::builder(d, Combiner::Stack(stack))
+                .seed(3)
+                .build()?,
+        ),
+        (
+            "encoder_distance",
+            PairClassifier::builder(d, Combiner::SquaredDiff)
+                .encoder(EncoderConfig::new(MlpConfig::new([16])?, 8)?)
+                .head(HeadConfig::Distance { learn_scale: true })
+                .seed(3)
+                .build()?,
+        ),
+        (
+            "cosine",
+            PairClassifier::builder(d, Combiner::Similarity(Similarity::Cosine))
+                .mlp_head(MlpConfig::linear())
+                .seed(3)
+                .build()?,
+        ),
+    ])
+}
+
+fn train(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let d = 12;
+    let task = ClusterTask::new(d, 5)?;
+    let (train, test) = (task.generate(600, 1)?, task.generate(300, 2)?);
+    let path = |name: &str| -> PathBuf { dir.join(name) };
+    write_embeddings_npy(path("train_x.npy"), train.left())?;
+    write_embeddings_npy(path("train_y.npy"), train.right())?;
+    write_column(path("train_labels.npy"), train.labels())?;
+    write_embeddings_npy(path("x.npy"), test.left())?;
+    write_embeddings_npy(path("y.npy"), test.right())?;
+    let config = TrainConfig::new()
+        .with_epochs(3)
+        .with_batch_size(32)
+        .with_optimizer(Optimizer::adam(3e-3))
+        .with_seed(5);
+    for (name, mut model) in families(d)? {
+        model.fit(&train, None, &config)?;
+        model.save(path(&format!("{name}.json")))?;
+        let logits = logits(&model, test.left(), test.right())?;
+        write_column(path(&format!("{name}.logits.npy")), &logits)?;
+    }
+    println!("wrote parity models to {}", dir.display());
+    Ok(())
+}
+
+fn logits(
+    model: &PairClassifier,
+    x: ArrayView2<f32>,
+    y: ArrayView2<f32>,
+) -> sympair::Result<Vec<f32>> {
+    Ok(model.predict_logits(x, y)?.to_vec())
+}

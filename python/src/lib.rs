@@ -1,0 +1,906 @@
+//! `sympair._sympair`: the Python extension module of `sympair`.
+//!
+//! A thin layer over the Rust crate's public API: it converts numpy arrays to ndarray views
+//! (float32, any layout, read in place), releases the GIL while the crate computes, turns
+//! `sympair::Error` into Python exceptions with the crate's message, and checks the few
+//! things Python can express that Rust's types rule out (negative ids, absurd sizes). All
+//! numerics stay in the crate, so a model behaves bit for bit the same from both languages.
+//!
+//! The Pythonic surface (the scikit-learn estimator, dtype conversion, progress bar) is in
+//! `python/sympair/__init__.py`.
+
+use ndarray::{Array2, ArrayView2, Axis, Ix1, Ix2, Ix3};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2};
+use pyo3::create_exception;
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
+    PyRuntimeError, PyTypeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyTuple};
+use sympair::{
+    Activation, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig, ItemPairs,
+    MlpConfig, Optimizer, PairClassifier, PairCombiner, PairData, PairDataset, Similarity, Stack,
+    TrainConfig,
+};
+
+create_exception!(
+    _sympair,
+    TrainingDiverged,
+    PyRuntimeError,
+    "Training produced a NaN or infinite loss or weight; the model keeps its last finite weights."
+);
+
+/// Most parameters a model built from Python may have (2^28 floats, 1 GiB per copy;
+/// training holds about four copies). Larger requests would abort the process on a failed
+/// allocation instead of raising, so they are refused up front.
+const MAX_PARAMS: usize = 1 << 28;
+
+/// Pairs gathered per block when predicting item-indexed pairs: the crate predicts on
+/// dense views, so id pairs are copied into two `(block, d)` buffers, one block at a time.
+const ID_BLOCK: usize = 8192;
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
+
+/// The Python exception for a crate error, with the crate's message.
+fn to_py(e: Error) -> PyErr {
+    let msg = e.to_string();
+    match &e {
+        Error::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
+            std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+            std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+            _ => PyOSError::new_err(msg),
+        },
+        Error::Diverged { .. } => TrainingDiverged::new_err(msg),
+        Error::RowMismatch { .. }
+        | Error::WidthMismatch { .. }
+        | Error::Empty { .. }
+        | Error::NonFinite { .. }
+        | Error::InvalidLabel { .. }
+        | Error::Undefined { .. }
+        | Error::InvalidConfig { .. }
+        | Error::ItemOutOfRange { .. }
+        | Error::ConflictingLabels { .. }
+        | Error::Unsupported(_)
+        | Error::Parse { .. }
+        | Error::Format(_)
+        | Error::Version { .. } => PyValueError::new_err(msg),
+        // A variant added to the crate later: still an exception, never a crash.
+        _ => PyRuntimeError::new_err(msg),
+    }
+}
+
+trait OrPy<T> {
+    fn py_err(self) -> PyResult<T>;
+}
+
+impl<T> OrPy<T> for sympair::Result<T> {
+    fn py_err(self) -> PyResult<T> {
+        self.map_err(to_py)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------------------
+
+/// A combiner from its crate name (`"abs_diff"`, `"cosine"`, ...) or a sequence of names
+/// (a [`Stack`]). Names are the crate's serde names, so they match saved models.
+fn combiner_from(obj: &Bound<'_, PyAny>) -> PyResult<Combiner> {
+    if let Ok(name) = obj.extract::<String>() {
+        return combiner_named(&name);
+    }
+    if let Ok(parts) = obj.extract::<Vec<String>>() {
+        let parts = parts
+            .iter()
+            .map(|p| combiner_named(p))
+            .collect::<PyResult<Vec<_>>>()?;
+        return Ok(Combiner::Stack(Stack::new(parts).py_err()?));
+    }
+    Err(PyTypeError::new_err(format!(
+        "combiner must be a name (str) or a sequence of names for a stack, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+fn combiner_named(name: &str) -> PyResult<Combiner> {
+    let v = serde_json::Value::String(name.to_owned());
+    if let Ok(c) = serde_json::from_value::<Combiner>(v.clone()) {
+        return Ok(c);
+    }
+    if let Ok(s) = serde_json::from_value::<Similarity>(v) {
+        return Ok(Combiner::Similarity(s));
+    }
+    Err(PyValueError::new_err(format!(
+        "unknown combiner {name:?}: expected one of sum, product, max, abs_diff, squared_diff, \
+         concat, concat_swap_average (pair combiners), cosine, dot, neg_l1, neg_squared_l2 \
+         (similarity scores), or a sequence of single-view combiners for a stack"
+    )))
+}
+
+fn activation_named(name: &str) -> PyResult<Activation> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+        PyValueError::new_err(format!(
+            "unknown activation {name:?}: expected relu, leaky_relu, tanh or gelu"
+        ))
+    })
+}
+
+/// A float32 array of `ndim` dimensions, read in place when `obj` already is one (any
+/// memory layout); otherwise converted once by numpy (`float64`, integers and bools are
+/// accepted; other dtypes raise `TypeError`, other shapes `ValueError`).
+fn float_array<'py, D: ndarray::Dimension>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<PyReadonlyArray<'py, f32, D>> {
+    if let Ok(a) = obj.extract::<PyReadonlyArray<'py, f32, D>>() {
+        return Ok(a);
+    }
+    let arr = converted(obj, what, "fiub", "float32", "a float array")?;
+    arr.extract::<PyReadonlyArray<'py, f32, D>>()
+        .map_err(|_| shape_error(&arr, what, D::NDIM))
+}
+
+/// An int64 array of item ids (`(n, 2)`); other integer dtypes are converted.
+fn id_array<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, i64>> {
+    if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, i64>>() {
+        return Ok(a);
+    }
+    let arr = converted(obj, what, "iu", "int64", "an integer array")?;
+    arr.extract::<PyReadonlyArray2<'py, i64>>()
+        .map_err(|_| shape_error(&arr, what, Some(2)))
+}
+
+/// `numpy.asarray(obj)` checked for its dtype kind, then cast to `target`.
+fn converted<'py>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+    kinds: &str,
+    target: &str,
+    expected: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let np = obj.py().import("numpy")?;
+    let arr = np.call_method1("asarray", (obj,))?;
+    let dtype = arr.getattr("dtype")?;
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    if !kinds.contains(kind.as_str()) {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be {expected}, got dtype {}",
+            dtype.str()?
+        )));
+    }
+    let kw = pyo3::types::PyDict::new(obj.py());
+    kw.set_item("casting", "unsafe")?;
+    arr.call_method("astype", (target,), Some(&kw))
+}
+
+fn shape_error(arr: &Bound<'_, PyAny>, what: &str, ndim: Option<usize>) -> PyErr {
+    let shape = arr
+        .getattr("shape")
+        .and_then(|s| s.str().map(|s| s.to_string()))
+        .unwrap_or_else(|_| "?".to_owned());
+    match ndim {
+        Some(n) => {
+            PyValueError::new_err(format!("{what} must be {n}-dimensional, got shape {shape}"))
+        }
+        None => PyValueError::new_err(format!("{what} has an unsupported shape {shape}")),
+    }
+}
+
+/// Item ids from an `(n, 2)` int64 array, checked non-negative.
+fn ids_from(ids: &PyReadonlyArray2<'_, i64>, what: &str) -> PyResult<Vec<(usize, usize)>> {
+    let view = ids.as_array();
+    if view.ncols() != 2 {
+        return Err(PyValueError::new_err(format!(
+            "{what} must have shape (n, 2), got ({}, {})",
+            view.nrows(),
+            view.ncols()
+        )));
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(view.nrows())
+        .map_err(|_| PyMemoryError::new_err(format!("cannot hold {} pairs", view.nrows())))?;
+    for (row, r) in view.outer_iter().enumerate() {
+        let mut ij = [0usize; 2];
+        for (col, (&v, slot)) in r.iter().zip(&mut ij).enumerate() {
+            *slot = usize::try_from(v).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "negative item id {v} in {what} at row {row}, column {col}"
+                ))
+            })?;
+        }
+        out.push((ij[0], ij[1]));
+    }
+    Ok(out)
+}
+
+/// Parameter count of a model, with overflow checks, refused above [`MAX_PARAMS`].
+fn check_size(
+    d: usize,
+    combiner: &Combiner,
+    enc: Option<&[usize]>,
+    head: &[usize],
+) -> PyResult<()> {
+    fn mlp(d_in: usize, hidden: &[usize], d_out: usize) -> Option<usize> {
+        let mut total = 0usize;
+        let mut prev = d_in;
+        for &w in hidden.iter().chain(std::iter::once(&d_out)) {
+            total = total.checked_add(prev.checked_mul(w)?.checked_add(w)?)?;
+            prev = w;
+        }
+        Some(total)
+    }
+    let count = (|| {
+        let (enc_params, d_enc) = match enc {
+            Some(e) => {
+                let (&out, hidden) = e.split_last()?;
+                (mlp(d, hidden, out)?, out)
+            }
+            None => (0, d),
+        };
+        let c = combiner.output_dim(d_enc);
+        if c == usize::MAX {
+            return None;
+        }
+        enc_params.checked_add(mlp(c, head, 1)?)
+    })();
+    match count {
+        Some(n) if n <= MAX_PARAMS => Ok(()),
+        _ => Err(PyValueError::new_err(format!(
+            "model too large: more than {MAX_PARAMS} parameters (input width {d}, encoder \
+             {enc:?}, head hidden {head:?})"
+        ))),
+    }
+}
+
+fn f32_vec(py: Python<'_>, v: Vec<f32>) -> Bound<'_, PyArray1<f32>> {
+    PyArray1::from_vec(py, v)
+}
+
+/// A serde value as a Python object (through the `json` module: plain dicts and lists).
+fn to_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+fn epoch_dict<'py>(py: Python<'py>, s: &EpochStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", s.epoch)?;
+    d.set_item("train_loss", s.train_loss)?;
+    d.set_item("valid_loss", s.valid_loss)?;
+    d.set_item("valid_auc", s.valid_auc)?;
+    d.set_item("consistency", s.consistency)?;
+    d.set_item("elapsed", s.elapsed.as_secs_f64())?;
+    Ok(d)
+}
+
+// ---------------------------------------------------------------------------------------
+// Datasets
+// ---------------------------------------------------------------------------------------
+
+/// Labelled pairs held as two dense `(n, d)` float32 matrices (the crate's `PairDataset`).
+/// Validated once, at construction (NaN/inf, labels 0 or 1, shapes); the arrays are
+/// copied once into the dataset.
+#[pyclass(module = "sympair._sympair", name = "PairDataset", frozen)]
+struct PyPairDataset(PairDataset);
+
+#[pymethods]
+impl PyPairDataset {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        left: &Bound<'_, PyAny>,
+        right: &Bound<'_, PyAny>,
+        labels: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let left = float_array::<Ix2>(left, "left")?;
+        let right = float_array::<Ix2>(right, "right")?;
+        let labels = float_array::<Ix1>(labels, "labels")?;
+        let (l, r, t) = (left.as_array(), right.as_array(), labels.as_array());
+        py.detach(|| PairDataset::new(l.to_owned(), r.to_owned(), t.to_vec()))
+            .py_err()
+            .map(Self)
+    }
+
+    fn __len__(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Embedding width.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+
+    /// Labels (float32, 0 or 1).
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        f32_vec(py, self.0.labels().to_vec())
+    }
+
+    /// Random split into `(first, second)` with `fraction` of the pairs in `first`.
+    fn split(&self, fraction: f64, seed: u64) -> PyResult<(Self, Self)> {
+        let (a, b) = self.0.split(fraction, seed).py_err()?;
+        Ok((Self(a), Self(b)))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PairDataset(n={}, dim={})", self.0.len(), self.0.dim())
+    }
+}
+
+/// Labelled pairs of rows of one shared item matrix (the crate's `ItemPairs`): each
+/// embedding is stored once. Repeats of a pair are dropped; the same pair with two
+/// labels, ids out of range and NaN/inf embeddings raise `ValueError` naming the row.
+#[pyclass(module = "sympair._sympair", name = "ItemPairs", frozen)]
+struct PyItemPairs(ItemPairs);
+
+#[pymethods]
+impl PyItemPairs {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        items: &Bound<'_, PyAny>,
+        pairs: &Bound<'_, PyAny>,
+        labels: &Bound<'_, PyAny>,
+    ) -> PyResult<Self> {
+        let items = float_array::<Ix2>(items, "items")?;
+        let labels = float_array::<Ix1>(labels, "labels")?;
+        let ids = ids_from(&id_array(pairs, "pairs")?, "pairs")?;
+        let (items, labels) = (items.as_array(), labels.as_array());
+        if labels.len() != ids.len() {
+            return Err(to_py(Error::RowMismatch {
+                what: "labels",
+                expected: ids.len(),
+                found: labels.len(),
+            }));
+        }
+        py.detach(|| {
+            let rows = ids.iter().zip(labels.iter()).map(|(&(i, j), &t)| (i, j, t));
+            ItemPairs::new(items.to_owned(), rows.collect::<Vec<_>>())
+        })
+        .py_err()
+        .map(Self)
+    }
+
+    fn __len__(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Embedding width.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+
+    /// Number of items (rows of the item matrix).
+    #[getter]
+    fn n_items(&self) -> usize {
+        self.0.n_items()
+    }
+
+    /// Labels of the kept pairs (float32, 0 or 1).
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        f32_vec(py, self.0.labels().to_vec())
+    }
+
+    /// The kept pairs as an `(n, 2)` int64 array of item ids.
+    #[getter]
+    fn pairs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
+        let flat: Vec<i64> = self
+            .0
+            .pairs()
+            .iter()
+            .flat_map(|&(i, j)| [i as i64, j as i64])
+            .collect();
+        PyArray1::from_vec(py, flat).reshape([self.0.len(), 2])
+    }
+
+    /// The item matrix (a copy).
+    #[getter]
+    fn items<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
+        self.0.items().to_owned().into_pyarray(py)
+    }
+
+    /// Pairs dropped because they repeated an earlier pair with the same label.
+    #[getter]
+    fn duplicates_dropped(&self) -> usize {
+        self.0.duplicates_dropped()
+    }
+
+    /// Input rows of the kept self-pairs `(i, i)`.
+    #[getter]
+    fn self_pair_rows(&self) -> Vec<usize> {
+        self.0.self_pair_rows().to_vec()
+    }
+
+    /// Random split of the pairs: `(first, second)`.
+    fn split_by_pair(&self, fraction: f64, seed: u64) -> PyResult<(Self, Self)> {
+        let (a, b) = self.0.split_by_pair(fraction, seed).py_err()?;
+        Ok((Self(a), Self(b)))
+    }
+
+    /// Split of the items: `(first, second, report)`; no item is on both sides, pairs
+    /// across the sides are dropped (counted in `report["cross_pairs_dropped"]`).
+    fn split_by_item<'py>(
+        &self,
+        py: Python<'py>,
+        fraction: f64,
+        seed: u64,
+    ) -> PyResult<(Self, Self, Bound<'py, PyDict>)> {
+        let (a, b, r) = self.0.split_by_item(fraction, seed).py_err()?;
+        let d = PyDict::new(py);
+        d.set_item("first_items", r.first_items)?;
+        d.set_item("second_items", r.second_items)?;
+        d.set_item("first_pairs", r.first_pairs)?;
+        d.set_item("second_pairs", r.second_pairs)?;
+        d.set_item("cross_pairs_dropped", r.cross_pairs_dropped)?;
+        Ok((Self(a), Self(b), d))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ItemPairs(n={}, dim={}, n_items={})",
+            self.0.len(),
+            self.0.dim(),
+            self.0.n_items()
+        )
+    }
+}
+
+/// A dataset argument: either dataset class.
+fn data_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a dyn PairData> {
+    if let Ok(d) = obj.cast::<PyPairDataset>() {
+        return Ok(&d.get().0);
+    }
+    if let Ok(d) = obj.cast::<PyItemPairs>() {
+        return Ok(&d.get().0);
+    }
+    Err(PyTypeError::new_err(format!(
+        "expected a sympair PairDataset or ItemPairs, got {}",
+        obj.get_type().name()?
+    )))
+}
+
+// ---------------------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------------------
+
+/// A Rust `sympair::PairClassifier`: optional shared encoder, combiner, head. Saved files
+/// are the crate's JSON format, readable by `PairClassifier::load` in Rust.
+#[pyclass(module = "sympair._sympair", name = "Model")]
+struct PyModel {
+    inner: PairClassifier,
+}
+
+#[pymethods]
+impl PyModel {
+    #[new]
+    #[pyo3(signature = (input_dim, combiner = None, hidden = vec![64], activation = "relu", head = "mlp", learn_scale = true, encoder = None, seed = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        input_dim: usize,
+        combiner: Option<&Bound<'_, PyAny>>,
+        hidden: Vec<usize>,
+        activation: &str,
+        head: &str,
+        learn_scale: bool,
+        encoder: Option<Vec<usize>>,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let combiner = match combiner {
+            Some(c) => combiner_from(c)?,
+            None => Combiner::AbsDiff,
+        };
+        let act = activation_named(activation)?;
+        let head_cfg = match head {
+            "mlp" => HeadConfig::Mlp(
+                MlpConfig::new(hidden.clone())
+                    .py_err()?
+                    .with_activation(act),
+            ),
+            "distance" => HeadConfig::Distance { learn_scale },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown head {other:?}: expected \"mlp\" or \"distance\""
+                )));
+            }
+        };
+        let head_hidden: &[usize] = if head == "mlp" { &hidden } else { &[] };
+        check_size(input_dim, &combiner, encoder.as_deref(), head_hidden)?;
+        let mut b = PairClassifier::builder(input_dim, combiner)
+            .head(head_cfg)
+            .seed(seed);
+        if let Some(e) = encoder {
+            let Some((&out, hid)) = e.split_last() else {
+                return Err(PyValueError::new_err(
+                    "encoder must list its hidden widths then its output width, e.g. (128, 32); got ()",
+                ));
+            };
+            let mlp = MlpConfig::new(hid.to_vec()).py_err()?.with_activation(act);
+            b = b.encoder(EncoderConfig::new(mlp, out).py_err()?);
+        }
+        Ok(Self {
+            inner: b.build().py_err()?,
+        })
+    }
+
+    /// Width of each item embedding.
+    #[getter]
+    fn input_dim(&self) -> usize {
+        self.inner.input_dim()
+    }
+
+    /// The combiner's name (e.g. `"abs_diff"`, `"stack[sum+product]"`).
+    #[getter]
+    fn combiner(&self) -> String {
+        self.inner.combiner().name()
+    }
+
+    /// Whether `logit(x, y) == logit(y, x)` bit for bit (every combiner but `concat`).
+    #[getter]
+    fn is_symmetric(&self) -> bool {
+        self.inner.is_symmetric()
+    }
+
+    /// Number of trainable parameters.
+    #[getter]
+    fn n_params(&self) -> usize {
+        self.inner.n_params()
+    }
+
+    /// All trainable parameters, flattened in the crate's order (float32).
+    fn parameters<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        f32_vec(py, self.inner.parameters())
+    }
+
+    /// Trains on `train` (a `PairDataset` or `ItemPairs`), reporting validation loss and
+    /// ROC AUC on `valid` after every epoch if given. Releases the GIL; checks for Ctrl-C
+    /// after every epoch (raising `KeyboardInterrupt`, the model keeping the weights of the
+    /// last finished epoch). `callback(stats: dict)` is called after every epoch; returning
+    /// `False` stops training. Returns the history as a dict.
+    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit(
+        &mut self,
+        py: Python<'_>,
+        train: &Bound<'_, PyAny>,
+        valid: Option<&Bound<'_, PyAny>>,
+        epochs: usize,
+        batch_size: usize,
+        learning_rate: f32,
+        optimizer: &str,
+        momentum: f32,
+        weight_decay: f32,
+        patience: Option<usize>,
+        seed: u64,
+        pos_weight: f32,
+        consistency: f32,
+        swap_augment: bool,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let train = data_of(train)?;
+        let valid = valid.map(data_of).transpose()?;
+        let opt = match optimizer {
+            "adam" => Optimizer::adam(learning_rate),
+            "sgd" => Optimizer::sgd(learning_rate, momentum),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown optimizer {other:?}: expected \"adam\" or \"sgd\""
+                )));
+            }
+        };
+        let mut cfg = TrainConfig::new()
+            .with_epochs(epochs)
+            .with_batch_size(batch_size)
+            .with_optimizer(opt)
+            .with_weight_decay(weight_decay)
+            .with_seed(seed)
+            .with_pos_weight(pos_weight)
+            .with_consistency(consistency)
+            .with_swap_augment(swap_augment);
+        if let Some(p) = patience {
+            cfg = cfg.with_patience(p);
+        }
+        // The first Python exception raised by the callback or by a signal handler
+        // (Ctrl-C): training stops after the epoch and the exception is re-raised.
+        let mut raised: Option<PyErr> = None;
+        let mut observer = |stats: &EpochStats| -> Control {
+            Python::attach(|py| {
+                let step = || -> PyResult<Control> {
+                    py.check_signals()?;
+                    if let Some(cb) = &callback {
+                        let ret = cb.call1(py, (epoch_dict(py, stats)?,))?;
+                        if ret.bind(py).is(&*pyo3::types::PyBool::new(py, false)) {
+                            return Ok(Control::Stop);
+                        }
+                    }
+                    Ok(Control::Continue)
+                };
+                step().unwrap_or_else(|e| {
+                    raised = Some(e);
+                    Control::Stop
+                })
+            })
+        };
+        let inner = &mut self.inner;
+        let result = py.detach(|| inner.fit_observed(train, valid, &cfg, &mut observer));
+        if let Some(e) = raised {
+            return Err(e);
+        }
+        let history = result.py_err()?;
+        let d = PyDict::new(py);
+        let epochs_list = history
+            .epochs
+            .iter()
+            .map(|s| epoch_dict(py, s))
+            .collect::<PyResult<Vec<_>>>()?;
+        d.set_item("epochs", epochs_list)?;
+        d.set_item("best_epoch", history.best_epoch)?;
+        d.set_item("stopped_early", history.stopped_early)?;
+        Ok(d.into_any().unbind())
+    }
+
+    /// Logits of the pairs `(x[i], y[i])`, `x, y: (n, d)` float32 in any memory layout
+    /// (read in place, not copied). Releases the GIL.
+    fn predict_logits<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let x = float_array::<Ix2>(x, "x")?;
+        let y = float_array::<Ix2>(y, "y")?;
+        let (xv, yv) = (x.as_array(), y.as_array());
+        let out = py.detach(|| self.inner.predict_logits(xv, yv)).py_err()?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Logits of the pairs `(X[i, 0], X[i, 1])` of an `(n, 2, d)` float32 array, read in
+    /// place. Releases the GIL.
+    fn predict_logits_stacked<'py>(
+        &self,
+        py: Python<'py>,
+        pairs: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let pairs = float_array::<Ix3>(pairs, "pairs")?;
+        let v = pairs.as_array();
+        if v.shape()[1] != 2 {
+            return Err(PyValueError::new_err(format!(
+                "pairs must have shape (n, 2, d), got {:?}",
+                v.shape()
+            )));
+        }
+        let (xv, yv) = (v.index_axis(Axis(1), 0), v.index_axis(Axis(1), 1));
+        let out = py.detach(|| self.inner.predict_logits(xv, yv)).py_err()?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Logits of item-indexed pairs: `ids` is an `(n, 2)` int64 array of rows of `items`
+    /// `(n_items, d)`. Releases the GIL.
+    fn predict_logits_ids<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        ids: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let items = float_array::<Ix2>(items, "items")?;
+        let pairs = ids_from(&id_array(ids, "pairs")?, "pairs")?;
+        let items = items.as_array();
+        let out = py
+            .detach(|| predict_ids(&self.inner, items, &pairs))
+            .py_err()?;
+        Ok(f32_vec(py, out))
+    }
+
+    /// Logits of every pair of a dataset, in order. Releases the GIL.
+    fn logits_for<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let data = data_of(data)?;
+        let out = py.detach(|| self.inner.logits_for(data)).py_err()?;
+        Ok(f32_vec(py, out))
+    }
+
+    /// Everything `sympair::evaluate` measures on a labelled dataset, as a dict (ROC AUC,
+    /// average precision, log loss, confusion counts at logit 0, best cut-offs, asymmetry).
+    fn evaluate(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let data = data_of(data)?;
+        let report = py
+            .detach(|| sympair::evaluate(&self.inner, data))
+            .py_err()?;
+        to_python(py, &report)
+    }
+
+    /// Every unordered pair `i < j` of the rows of `items`: `(i, j, logits)` arrays in the
+    /// order `(0, 1), (0, 2), ..., (1, 2), ...`. Releases the GIL.
+    fn score_all_pairs<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+    ) -> PyResult<AllPairs<'py>> {
+        let items = float_array::<Ix2>(items, "items")?;
+        let items = items.as_array();
+        let n = items.nrows();
+        let total = n.saturating_mul(n.saturating_sub(1)) / 2;
+        let (mut is, mut js, mut ls) = (Vec::new(), Vec::new(), Vec::new());
+        let reserved = is
+            .try_reserve_exact(total)
+            .and_then(|_| js.try_reserve_exact(total))
+            .and_then(|_| ls.try_reserve_exact(total));
+        if reserved.is_err() {
+            return Err(PyMemoryError::new_err(format!(
+                "cannot hold the scores of all {total} pairs of {n} items"
+            )));
+        }
+        py.detach(|| {
+            self.inner.score_all_pairs(items, |i, j, l| {
+                is.push(i as i64);
+                js.push(j as i64);
+                ls.push(l);
+            })
+        })
+        .py_err()?;
+        Ok((
+            PyArray1::from_vec(py, is),
+            PyArray1::from_vec(py, js),
+            f32_vec(py, ls),
+        ))
+    }
+
+    /// For each row of `queries`, the `k` rows of `items` with the highest logits:
+    /// `(indices, logits)`, both `(n_queries, min(k, n_items))`, best first (ties: lower
+    /// index first). Releases the GIL.
+    fn top_k<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        items: &Bound<'py, PyAny>,
+        k: usize,
+    ) -> PyResult<TopK<'py>> {
+        let queries = float_array::<Ix2>(queries, "queries")?;
+        let items = float_array::<Ix2>(items, "items")?;
+        let (q, it) = (queries.as_array(), items.as_array());
+        let rows = py.detach(|| self.inner.top_k(q, it, k)).py_err()?;
+        let width = k.min(it.nrows());
+        let mut idx = Array2::<i64>::zeros((rows.len(), width));
+        let mut log = Array2::<f32>::zeros((rows.len(), width));
+        for (r, row) in rows.iter().enumerate() {
+            for (c, &(i, l)) in row.iter().enumerate().take(width) {
+                idx[[r, c]] = i as i64;
+                log[[r, c]] = l;
+            }
+        }
+        Ok((idx.into_pyarray(py), log.into_pyarray(py)))
+    }
+
+    /// The model in the crate's JSON format (what `save` writes).
+    fn to_json_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.inner.to_json_bytes().py_err()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// A model from bytes written by `to_json_bytes` or Rust's `PairClassifier::save`.
+    #[staticmethod]
+    fn from_json_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        py.detach(|| PairClassifier::<Combiner>::from_json_bytes(data))
+            .py_err()
+            .map(|inner| Self { inner })
+    }
+
+    /// Saves the model (atomically) in the crate's JSON format.
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.save(&path)).py_err()
+    }
+
+    /// Loads a model saved from Python or Rust.
+    #[staticmethod]
+    fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
+        py.detach(|| PairClassifier::<Combiner>::load(&path))
+            .py_err()
+            .map(|inner| Self { inner })
+    }
+
+    /// Pickling goes through the crate's JSON format: bit-identical weights.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let bytes = slf.borrow().to_json_bytes(py)?;
+        let ctor = slf.get_type().getattr("from_json_bytes")?;
+        PyTuple::new(py, [ctor.into_any(), PyTuple::new(py, [bytes])?.into_any()])
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<PyModel>() {
+            Ok(o) => o.try_borrow().is_ok_and(|o| o.inner == self.inner),
+            Err(_) => false,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Model(input_dim={}, combiner={:?}, n_params={})",
+            self.inner.input_dim(),
+            self.inner.combiner().name(),
+            self.inner.n_params()
+        )
+    }
+}
+
+/// `(i, j, logits)` of `score_all_pairs`.
+type AllPairs<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f32>>,
+);
+
+/// `(indices, logits)` of `top_k`.
+type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
+
+/// Logits of item-indexed pairs through the crate's dense prediction, one block of
+/// gathered rows at a time (memory `O(block * d)`, not `O(n * d)`).
+fn predict_ids(
+    model: &PairClassifier,
+    items: ArrayView2<'_, f32>,
+    pairs: &[(usize, usize)],
+) -> sympair::Result<Vec<f32>> {
+    let n_items = items.nrows();
+    for (row, &(i, j)) in pairs.iter().enumerate() {
+        if let Some(id) = [i, j].into_iter().find(|&id| id >= n_items) {
+            return Err(Error::ItemOutOfRange { row, id, n_items });
+        }
+    }
+    if pairs.is_empty() {
+        return Err(Error::Empty { what: "pairs" });
+    }
+    let d = items.ncols();
+    if d != model.input_dim() {
+        return Err(Error::WidthMismatch {
+            what: "items",
+            expected: model.input_dim(),
+            found: d,
+        });
+    }
+    // A NaN embedding is reported as the item's row, not as a gathered row.
+    for (row, r) in items.outer_iter().enumerate() {
+        if let Some((col, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "items",
+                row,
+                col,
+                value,
+            });
+        }
+    }
+    let block = pairs.len().min(ID_BLOCK);
+    let mut x = Array2::<f32>::zeros((block, d));
+    let mut y = Array2::<f32>::zeros((block, d));
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(block) {
+        let k = chunk.len();
+        for (r, &(i, j)) in chunk.iter().enumerate() {
+            x.row_mut(r).assign(&items.row(i));
+            y.row_mut(r).assign(&items.row(j));
+        }
+        let logits =
+            model.predict_logits(x.slice(ndarray::s![..k, ..]), y.slice(ndarray::s![..k, ..]))?;
+        out.extend(logits.iter());
+    }
+    Ok(out)
+}
+
+#[pymodule]
+fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyModel>()?;
+    m.add_class::<PyPairDataset>()?;
+    m.add_class::<PyItemPairs>()?;
+    m.add("TrainingDiverged", m.py().get_type::<TrainingDiverged>())?;
+    m.add("FORMAT_VERSION", sympair::FORMAT_VERSION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,539 @@
+"""sympair: symmetric pair classifiers on fixed embeddings, with a Rust core.
+
+Given embeddings of items (sentence-transformers, BERT, CLIP vectors) and pairs labelled
+1 = similar, 0 = not, ``sympair`` trains a classifier whose score does not depend on the
+order of the pair: ``f(x, y) == f(y, x)``, bit for bit.
+
+Two layers:
+
+* :class:`PairClassifier`: a scikit-learn estimator. ``X`` is an ``(n, 2, d)`` array of
+  pairs (``X[i, 0]`` and ``X[i, 1]`` are the two items of pair ``i``), an ``(n, 2 d)``
+  array ``[x | y]``, a tuple ``(x, y)`` of two ``(n, d)`` arrays, or an ``(n, 2)``
+  integer array of item ids together with ``items=`` (an ``(n_items, d)`` matrix).
+* :class:`Model`, :class:`PairDataset`, :class:`ItemPairs`: the Rust crate's types
+  themselves, for code that mirrors the Rust API (and reads and writes the same files).
+
+Every computation runs in the Rust crate; the GIL is released while it runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ._sympair import (  # noqa: F401  (re-exports)
+    FORMAT_VERSION,
+    ItemPairs,
+    Model,
+    PairDataset,
+    TrainingDiverged,
+    __version__,
+)
+
+__all__ = [
+    "PairClassifier",
+    "Model",
+    "PairDataset",
+    "ItemPairs",
+    "TrainingDiverged",
+    "load",
+    "FORMAT_VERSION",
+    "COMBINERS",
+    "SIMILARITIES",
+    "__version__",
+]
+
+#: Names of the pair combiners (a sequence of single-view ones makes a stack).
+COMBINERS = (
+    "sum",
+    "product",
+    "max",
+    "abs_diff",
+    "squared_diff",
+    "concat_swap_average",
+    "concat",
+)
+#: Names of the fixed similarity scores (the calibrated-similarity baseline, width 1).
+SIMILARITIES = ("cosine", "dot", "neg_l1", "neg_squared_l2")
+
+
+def load(path: str) -> Model:
+    """Load a model saved by :meth:`Model.save`, :meth:`PairClassifier.save` or Rust's
+    ``PairClassifier::save``."""
+    return Model.load(path)
+
+
+try:  # scikit-learn is optional: without it the estimator keeps its own get/set_params.
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    _HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover - exercised only without scikit-learn
+    _HAVE_SKLEARN = False
+
+    class BaseEstimator:  # type: ignore[no-redef]
+        """Minimal stand-in for ``sklearn.base.BaseEstimator``."""
+
+        @classmethod
+        def _get_param_names(cls):
+            sig = inspect.signature(cls.__init__)
+            return sorted(p for p in sig.parameters if p != "self")
+
+        def get_params(self, deep: bool = True) -> dict:
+            return {k: getattr(self, k) for k in self._get_param_names()}
+
+        def set_params(self, **params):
+            for k, v in params.items():
+                if k not in self._get_param_names():
+                    raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}")
+                setattr(self, k, v)
+            return self
+
+    class ClassifierMixin:  # type: ignore[no-redef]
+        """Minimal stand-in for ``sklearn.base.ClassifierMixin``."""
+
+        _estimator_type = "classifier"
+
+        def score(self, X, y, sample_weight=None, **kw):
+            pred = self.predict(X, **kw)
+            y = np.asarray(y)
+            if sample_weight is None:
+                return float(np.mean(pred == y))
+            w = np.asarray(sample_weight, dtype=float)
+            return float(np.sum(w * (pred == y)) / np.sum(w))
+
+
+PairInput = Union[np.ndarray, Tuple[np.ndarray, np.ndarray], Sequence]
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function in float64."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+class _ProgressBar:
+    """A one-line text progress bar on stderr (used by ``verbose=True``)."""
+
+    def __init__(self, epochs: int, width: int = 30):
+        self.epochs = max(int(epochs), 1)
+        self.width = width
+        self.start = time.perf_counter()
+
+    def __call__(self, stats: dict) -> None:
+        done = stats["epoch"] + 1
+        fill = int(self.width * done / self.epochs)
+        bar = "#" * fill + "-" * (self.width - fill)
+        msg = f"\r[{bar}] epoch {done}/{self.epochs}  train loss {stats['train_loss']:.4f}"
+        if stats.get("valid_loss") is not None:
+            msg += f"  valid loss {stats['valid_loss']:.4f}"
+        if stats.get("valid_auc") is not None:
+            msg += f"  valid AUC {stats['valid_auc']:.4f}"
+        msg += f"  {time.perf_counter() - self.start:.1f}s"
+        sys.stderr.write(msg)
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+class PairClassifier(ClassifierMixin, BaseEstimator):
+    """A symmetric pair classifier with the scikit-learn estimator interface.
+
+    The model is the Rust crate's ``PairClassifier``: an optional shared ``encoder`` applied
+    to both items with the same weights, a ``combiner`` that turns the two (encoded) items
+    into one feature row, and a ``head`` that turns the row into a logit. With every
+    combiner but ``"concat"`` the logit of ``(x, y)`` and ``(y, x)`` is the same bit for bit.
+
+    Parameters
+    ----------
+    combiner : str or tuple of str, default="abs_diff"
+        One of :data:`COMBINERS` (``"sum"``, ``"product"``, ``"max"``, ``"abs_diff"``,
+        ``"squared_diff"``, ``"concat_swap_average"``, ``"concat"`` (not symmetric, for
+        comparisons)), one of :data:`SIMILARITIES` (``"cosine"``, ``"dot"``, ``"neg_l1"``,
+        ``"neg_squared_l2"``: a fixed similarity score, use with ``hidden=()`` for the
+        calibrated-similarity baseline), or a tuple of single-view combiners side by side
+        (a stack, e.g. ``("sum", "product", "abs_diff")``).
+    hidden : tuple of int, default=(64,)
+        Hidden widths of the MLP head; ``()`` is logistic regression on the combined row.
+        Ignored by ``head="distance"``.
+    encoder : tuple of int or None, default=None
+        Shared encoder: its hidden widths, then its output width. ``(128, 32)`` is one
+        hidden layer of 128 and 32 outputs; ``(32,)`` is a linear map to 32 dimensions.
+    head : {"mlp", "distance"}, default="mlp"
+        ``"distance"`` is the parameter-free distance head ``P(similar) = exp(-s * sum c)``
+        on a non-negative combiner (``"squared_diff"`` or ``"abs_diff"``), with the scale
+        ``s`` learnt if ``learn_scale``.
+    activation : {"relu", "leaky_relu", "tanh", "gelu"}, default="relu"
+        Hidden-layer activation of the head and the encoder.
+    learn_scale : bool, default=True
+        Whether the distance head learns its scale.
+    epochs : int, default=20
+        Passes over the training pairs.
+    batch_size : int, default=64
+        Pairs per mini-batch.
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW).
+    patience : int or None, default=None
+        Early stopping after this many epochs without improvement of the validation loss
+        (``eval_set`` given to :meth:`fit`) or else the training loss; the best weights are
+        restored. ``None``: no early stopping.
+    random_state : int or None, default=0
+        Seed of the weight initialisation and of the shuffling. ``None`` draws one from
+        numpy's global generator. The same seed gives bit-identical weights.
+    verbose : bool, default=False
+        Draw a progress bar on stderr during :meth:`fit`.
+
+    Attributes
+    ----------
+    model_ : Model
+        The fitted Rust model (save it with :meth:`save`, load it in Rust or Python).
+    classes_ : ndarray of shape (2,)
+        The two labels, in sorted order; ``classes_[1]`` is "similar".
+    dim_ : int
+        Width ``d`` of one item embedding.
+    n_features_in_ : int
+        ``2 * d``, the width of a pair written as ``[x | y]``.
+    history_ : dict
+        Per-epoch training record (``"epochs"``: list of dicts with ``train_loss``,
+        ``valid_loss``, ``valid_auc``, ``elapsed``; ``"best_epoch"``; ``"stopped_early"``).
+
+    Notes
+    -----
+    Input formats for ``X`` (all methods):
+
+    * ``(n, 2, d)`` float array: pair ``i`` is ``(X[i, 0], X[i, 1])``. scikit-learn slices it
+      along the first axis, so it works with ``cross_val_score`` and ``GridSearchCV``.
+    * ``(n, 2 d)`` float array ``[x | y]``: the first ``d`` columns are ``x``.
+    * ``(x, y)``: a tuple of two ``(n, d)`` arrays (not sliceable by scikit-learn).
+    * ``(n, 2)`` integer array of row ids into ``items`` (pass ``items=`` to :meth:`fit`;
+      prediction reuses the fitted ``items`` unless given again).
+
+    float32 input is read in place for prediction (C or Fortran order or strided views);
+    float64 is converted to float32 once. Training copies the pairs once into the crate's
+    dataset (item-indexed training copies only the item matrix).
+    """
+
+    def __init__(
+        self,
+        combiner: Union[str, Tuple[str, ...]] = "abs_diff",
+        hidden: Tuple[int, ...] = (64,),
+        encoder: Optional[Tuple[int, ...]] = None,
+        head: str = "mlp",
+        activation: str = "relu",
+        learn_scale: bool = True,
+        epochs: int = 20,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        patience: Optional[int] = None,
+        random_state: Optional[int] = 0,
+        verbose: bool = False,
+    ):
+        self.combiner = combiner
+        self.hidden = hidden
+        self.encoder = encoder
+        self.head = head
+        self.activation = activation
+        self.learn_scale = learn_scale
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- scikit-learn plumbing ---------------------------------------------------------
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.two_d_array = True
+        tags.target_tags.required = True
+        if tags.classifier_tags is not None:
+            tags.classifier_tags.multi_class = False
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {"binary_only": True, "X_types": ["3darray", "2darray"]}
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.randint(0, 2**31 - 1))
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(0, 2**31 - 1))
+        if isinstance(rs, (bool, np.bool_)) or not isinstance(rs, (int, np.integer)):
+            raise TypeError(f"random_state must be an int, a RandomState or None, got {rs!r}")
+        if rs < 0:
+            raise ValueError(f"random_state must be >= 0, got {rs}")
+        return int(rs)
+
+    # -- input conversion ----------------------------------------------------------------
+
+    @staticmethod
+    def _is_ids(X) -> bool:
+        return (
+            isinstance(X, np.ndarray)
+            and X.ndim == 2
+            and X.shape[1] == 2
+            and X.dtype.kind in "iu"
+        )
+
+    def _dense(self, X) -> Tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` views of a dense pair input (no copy for float32)."""
+        if isinstance(X, tuple):
+            if len(X) != 2:
+                raise ValueError(f"a tuple X must be (x, y), got {len(X)} elements")
+            return X[0], X[1]
+        X = np.asarray(X)
+        if X.dtype.kind not in "fiub":
+            raise TypeError(f"X must be a float array, got dtype {X.dtype}")
+        if X.ndim == 3:
+            if X.shape[1] != 2:
+                raise ValueError(f"a 3-d X must have shape (n, 2, d), got {X.shape}")
+            return X[:, 0, :], X[:, 1, :]
+        if X.ndim == 2:
+            if X.shape[1] % 2 != 0:
+                raise ValueError(
+                    f"a 2-d X is [x | y] and needs an even number of columns, got {X.shape[1]}"
+                )
+            d = X.shape[1] // 2
+            return X[:, :d], X[:, d:]
+        raise ValueError(
+            f"X must be an (n, 2, d) or (n, 2 d) array or an (x, y) tuple, got shape {X.shape}"
+        )
+
+    def _encode_labels(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            row = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise ValueError(f"invalid label {y[row]} at row {row}: labels must be finite")
+        classes = np.unique(y)
+        if len(classes) > 2:
+            raise ValueError(
+                f"sympair classifies pairs as similar or not: y must have 2 classes, "
+                f"got {len(classes)}"
+            )
+        if len(classes) < 2:
+            raise ValueError(
+                f"y holds one class only ({classes!r}); a pair classifier needs both classes"
+            )
+        self.classes_ = classes
+        return (y == classes[1]).astype(np.float32)
+
+    def _dataset(self, X, y01: np.ndarray, items):
+        if items is not None:
+            return ItemPairs(items, X, y01)
+        if self._is_ids(X):
+            raise ValueError("X looks like (n, 2) item ids: pass items= with the embeddings")
+        x, yy = self._dense(X)
+        return PairDataset(x, yy, y01)
+
+    # -- training ------------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: PairInput,
+        y,
+        *,
+        items: Optional[np.ndarray] = None,
+        eval_set: Optional[Tuple[PairInput, Any]] = None,
+        callback: Optional[Callable[[dict], Optional[bool]]] = None,
+    ) -> "PairClassifier":
+        """Train on labelled pairs.
+
+        Parameters
+        ----------
+        X : pair input (see the class notes)
+        y : array-like of shape (n,)
+            Two classes; the larger one (``classes_[1]``) means "similar".
+        items : ndarray of shape (n_items, d), optional
+            Item embeddings when ``X`` holds ``(n, 2)`` integer ids. Kept (by reference) for
+            prediction on ids.
+        eval_set : (X_valid, y_valid), optional
+            Validation pairs: loss and ROC AUC after every epoch, early stopping.
+        callback : callable, optional
+            Called after every epoch with a dict (``epoch``, ``train_loss``, ``valid_loss``,
+            ``valid_auc``, ``elapsed``); returning ``False`` stops training.
+
+        Ctrl-C stops training after the current epoch with ``KeyboardInterrupt``; the
+        estimator is then fitted with the weights of the last finished epoch.
+        """
+        y01 = self._encode_labels(y)
+
+        train = self._dataset(X, y01, items)
+        d = train.dim
+        valid = None
+        if eval_set is not None:
+            Xv, yv = eval_set
+            yv = np.asarray(yv)
+            if yv.ndim != 1:
+                raise ValueError(f"eval_set labels must be 1-dimensional, got shape {yv.shape}")
+            unknown = ~np.isin(yv, self.classes_)
+            if unknown.any():
+                row = int(np.flatnonzero(unknown)[0])
+                raise ValueError(f"eval_set label {yv[row]!r} at row {row} is not one of {self.classes_!r}")
+            valid = self._dataset(Xv, (yv == self.classes_[1]).astype(np.float32), items)
+        hidden = tuple(int(h) for h in self.hidden)
+        encoder = None if self.encoder is None else tuple(int(w) for w in self.encoder)
+        seed = self._seed()
+        model = Model(
+            d,
+            self.combiner if isinstance(self.combiner, str) else tuple(self.combiner),
+            hidden=list(hidden),
+            activation=self.activation,
+            head=self.head,
+            learn_scale=bool(self.learn_scale),
+            encoder=None if encoder is None else list(encoder),
+            seed=seed,
+        )
+        # Fitted state is set before training, so that an interrupted fit leaves a usable
+        # estimator (the weights of the last finished epoch).
+        self.model_ = model
+        self.dim_ = d
+        self.n_features_in_ = 2 * d
+        self.items_ = items
+        self.history_ = {"epochs": [], "best_epoch": None, "stopped_early": False}
+        bar = _ProgressBar(self.epochs) if self.verbose else None
+
+        def on_epoch(stats: dict):
+            self.history_["epochs"].append(stats)
+            if bar is not None:
+                bar(stats)
+            if callback is not None:
+                return callback(stats)
+            return None
+
+        try:
+            self.history_ = model.fit(
+                train,
+                valid,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay,
+                patience=self.patience,
+                seed=seed,
+                callback=on_epoch,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        return self
+
+    # -- prediction ----------------------------------------------------------------------
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            try:
+                from sklearn.exceptions import NotFittedError
+            except ImportError:  # pragma: no cover
+                NotFittedError = AttributeError  # type: ignore[misc,assignment]
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' first."
+            )
+
+    def decision_function(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
+        """Logits (float32), one per pair; ``>= 0`` means "similar" (``classes_[1]``)."""
+        self._check_fitted()
+        if items is None and self._is_ids(X):
+            items = getattr(self, "items_", None)
+            if items is None:
+                raise ValueError("X looks like (n, 2) item ids: pass items= with the embeddings")
+        if items is not None:
+            return self.model_.predict_logits_ids(items, X)
+        if not isinstance(X, tuple):
+            X = np.asarray(X)
+            if X.ndim == 3 and X.dtype == np.float32:
+                return self.model_.predict_logits_stacked(X)
+        x, y = self._dense(X)
+        return self.model_.predict_logits(x, y)
+
+    def predict_proba(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
+        """``(n, 2)`` probabilities of ``classes_[0]`` and ``classes_[1]`` ("similar"):
+        the float64 sigmoid of the logits."""
+        p = _sigmoid(self.decision_function(X, items=items))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
+        """Class labels: ``classes_[1]`` where the logit is ``>= 0``."""
+        z = self.decision_function(X, items=items)
+        return self.classes_[(z >= 0).astype(np.intp)]
+
+    def score(self, X, y, sample_weight=None, *, items=None) -> float:
+        """Accuracy of :meth:`predict` (scikit-learn's ``ClassifierMixin.score``)."""
+        pred = self.predict(X, items=items)
+        y = np.asarray(y)
+        ok = (pred == y).astype(np.float64)
+        if sample_weight is None:
+            return float(ok.mean()) if len(ok) else 0.0
+        w = np.asarray(sample_weight, dtype=np.float64)
+        return float(np.sum(w * ok) / np.sum(w))
+
+    # -- reports and scoring ---------------------------------------------------------------
+
+    def evaluate(self, X: PairInput, y, *, items: Optional[np.ndarray] = None) -> dict:
+        """Everything the crate's ``evaluate`` measures on labelled pairs, as a dict: ROC AUC,
+        average precision, log loss, confusion counts, accuracy/precision/recall/F1/MCC at
+        logit 0, the best-accuracy and best-F1 cut-offs, and the asymmetry
+        ``|logit(x, y) - logit(y, x)|`` (mean and max)."""
+        self._check_fitted()
+        y = np.asarray(y)
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            row = int(np.flatnonzero(unknown)[0])
+            raise ValueError(f"label {y[row]!r} at row {row} is not one of {self.classes_!r}")
+        y01 = (y == self.classes_[1]).astype(np.float32)
+        if items is None and self._is_ids(X):
+            items = getattr(self, "items_", None)
+        return self.model_.evaluate(self._dataset(X, y01, items))
+
+    def score_all_pairs(self, items: np.ndarray):
+        """Logits of every unordered pair ``i < j`` of the rows of ``items``:
+        ``(i, j, logits)``, three arrays of length ``n (n - 1) / 2``."""
+        self._check_fitted()
+        return self.model_.score_all_pairs(items)
+
+    def top_k(self, queries: np.ndarray, items: np.ndarray, k: int):
+        """For each query row, the ``k`` rows of ``items`` it most likely matches:
+        ``(indices, logits)``, both ``(n_queries, min(k, n_items))``, best first."""
+        self._check_fitted()
+        return self.model_.top_k(queries, items, k)
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, path: str) -> None:
+        """Save the fitted model in the Rust crate's JSON format (``PairClassifier::load``
+        in Rust reads it; so does :meth:`load`)."""
+        self._check_fitted()
+        self.model_.save(path)
+
+    @classmethod
+    def load(cls, path: str, classes=(0, 1)) -> "PairClassifier":
+        """A fitted estimator from a model file written by Python or Rust. The training
+        hyperparameters are not stored in the file and keep their defaults."""
+        return cls.from_model(Model.load(path), classes=classes)
+
+    @classmethod
+    def from_model(cls, model: Model, classes=(0, 1)) -> "PairClassifier":
+        """A fitted estimator around an existing :class:`Model`."""
+        est = cls()
+        est.model_ = model
+        est.classes_ = np.asarray(classes)
+        est.dim_ = model.input_dim
+        est.n_features_in_ = 2 * model.input_dim
+        est.items_ = None
+        est.history_ = {"epochs": [], "best_epoch": None, "stopped_early": False}
+        return est
