@@ -213,7 +213,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     * ``(n, 2 d)`` float array ``[x | y]``: the first ``d`` columns are ``x``.
     * ``(x, y)``: a tuple of two ``(n, d)`` arrays (not sliceable by scikit-learn).
     * ``(n, 2)`` integer array of row ids into ``items`` (pass ``items=`` to :meth:`fit`;
-      prediction reuses the fitted ``items`` unless given again).
+      prediction reuses the fitted ``items`` for integer ``(n, 2)`` input unless given
+      again). Without ``items`` an integer ``X`` is dense data like any other.
 
     float32 input is read in place for prediction (C or Fortran order or strided views);
     float64 is converted to float32 once. Training copies the pairs once into the crate's
@@ -280,6 +281,7 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _is_ids(X) -> bool:
+        X = np.asarray(X) if isinstance(X, (list, np.ndarray)) else X
         return (
             isinstance(X, np.ndarray)
             and X.ndim == 2
@@ -287,23 +289,45 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
             and X.dtype.kind in "iu"
         )
 
-    def _dense(self, X) -> Tuple[np.ndarray, np.ndarray]:
+    def _dense(self, X, *, check_width: bool = False) -> Tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` views of a dense pair input (no copy for float32)."""
         if isinstance(X, tuple):
             if len(X) != 2:
                 raise ValueError(f"a tuple X must be (x, y), got {len(X)} elements")
             return X[0], X[1]
-        X = np.asarray(X)
-        if X.dtype.kind not in "fiub":
-            raise TypeError(f"X must be a float array, got dtype {X.dtype}")
+        if _HAVE_SKLEARN:
+            # scikit-learn's own conversion: its messages for sparse, complex, object and
+            # empty input; float32 arrays pass through without a copy. NaN/inf are left to
+            # the crate, whose message names the row and column.
+            from sklearn.utils.validation import check_array
+
+            X = check_array(
+                X,
+                accept_sparse=False,
+                dtype=("numeric" if getattr(X, "dtype", None) not in (np.float32, np.float64) else None),
+                allow_nd=True,
+                ensure_all_finite=False,
+                ensure_min_samples=1,
+                ensure_min_features=1,
+            )
+        else:
+            X = np.asarray(X)
+            if X.dtype.kind not in "fiub":
+                raise TypeError(f"X must be a float array, got dtype {X.dtype}")
         if X.ndim == 3:
             if X.shape[1] != 2:
                 raise ValueError(f"a 3-d X must have shape (n, 2, d), got {X.shape}")
             return X[:, 0, :], X[:, 1, :]
         if X.ndim == 2:
+            if check_width and X.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
             if X.shape[1] % 2 != 0:
                 raise ValueError(
-                    f"a 2-d X is [x | y] and needs an even number of columns, got {X.shape[1]}"
+                    f"a 2-d X is [x | y] and needs an even number of columns, got {X.shape[1]} "
+                    "feature(s)"
                 )
             d = X.shape[1] // 2
             return X[:, :d], X[:, d:]
@@ -312,6 +336,10 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _encode_labels(self, y) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -320,11 +348,17 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             row = int(np.flatnonzero(~np.isfinite(y))[0])
             raise ValueError(f"invalid label {y[row]} at row {row}: labels must be finite")
+        if _HAVE_SKLEARN:
+            from sklearn.utils.multiclass import type_of_target
+
+            kind = type_of_target(y)
+            if kind not in ("binary", "multiclass"):
+                raise ValueError(f"Unknown label type: {kind}. sympair needs binary labels.")
         classes = np.unique(y)
         if len(classes) > 2:
             raise ValueError(
-                f"sympair classifies pairs as similar or not: y must have 2 classes, "
-                f"got {len(classes)}"
+                "Only binary classification is supported (a pair is similar or not). "
+                f"The type of the target is multiclass ({len(classes)} classes)."
             )
         if len(classes) < 2:
             raise ValueError(
@@ -336,9 +370,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     def _dataset(self, X, y01: np.ndarray, items):
         if items is not None:
             return ItemPairs(items, X, y01)
-        if self._is_ids(X):
-            raise ValueError("X looks like (n, 2) item ids: pass items= with the embeddings")
         x, yy = self._dense(X)
+        if len(x) != len(y01):
+            raise ValueError(f"X has {len(x)} pairs but y has {len(y01)} labels")
         return PairDataset(x, yy, y01)
 
     # -- training ------------------------------------------------------------------------
@@ -448,17 +482,13 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
         """Logits (float32), one per pair; ``>= 0`` means "similar" (``classes_[1]``)."""
         self._check_fitted()
-        if items is None and self._is_ids(X):
-            items = getattr(self, "items_", None)
-            if items is None:
-                raise ValueError("X looks like (n, 2) item ids: pass items= with the embeddings")
+        if items is None and getattr(self, "items_", None) is not None and self._is_ids(X):
+            items = self.items_
         if items is not None:
             return self.model_.predict_logits_ids(items, X)
-        if not isinstance(X, tuple):
-            X = np.asarray(X)
-            if X.ndim == 3 and X.dtype == np.float32:
-                return self.model_.predict_logits_stacked(X)
-        x, y = self._dense(X)
+        if isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype == np.float32:
+            return self.model_.predict_logits_stacked(X)
+        x, y = self._dense(X, check_width=True)
         return self.model_.predict_logits(x, y)
 
     def predict_proba(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
@@ -496,8 +526,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
             row = int(np.flatnonzero(unknown)[0])
             raise ValueError(f"label {y[row]!r} at row {row} is not one of {self.classes_!r}")
         y01 = (y == self.classes_[1]).astype(np.float32)
-        if items is None and self._is_ids(X):
-            items = getattr(self, "items_", None)
+        if items is None and getattr(self, "items_", None) is not None and self._is_ids(X):
+            items = self.items_
         return self.model_.evaluate(self._dataset(X, y01, items))
 
     def score_all_pairs(self, items: np.ndarray):
