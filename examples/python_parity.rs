@@ -10,6 +10,10 @@
 //!   loads each model and must reproduce the logits, and training the same configuration
 //!   from Python on the same arrays must give the same file.
 //!
+//! * `python_parity bench D N_ITEMS N_PAIRS EPOCHS` times the Rust half of
+//!   `python/examples/bench.py`: item-indexed prediction (`logits_for`) and training
+//!   (batch 256, Adam) on random items, printing one JSON line of pairs per second.
+//!
 //! Run: `cargo run --release --example python_parity -- train /tmp/parity`
 
 use std::path::{Path, PathBuf};
@@ -31,9 +35,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         ["predict", model, x, y, out] => predict(model, x, y, out),
         ["train", dir] => train(Path::new(dir)),
+        ["bench", d, n_items, n_pairs, epochs] => bench(
+            d.parse()?,
+            n_items.parse()?,
+            n_pairs.parse()?,
+            epochs.parse()?,
+        ),
         _ => {
             eprintln!(
-                "usage: python_parity predict MODEL X.npy Y.npy OUT.npy | python_parity train DIR"
+                "usage: python_parity predict MODEL X.npy Y.npy OUT.npy | train DIR | bench D N_ITEMS N_PAIRS EPOCHS"
             );
             std::process::exit(2)
         }
@@ -132,4 +142,35 @@ fn logits(
     y: ArrayView2<f32>,
 ) -> sympair::Result<Vec<f32>> {
     Ok(model.predict_logits(x, y)?.to_vec())
+}
+
+/// The workload of `python/examples/bench.py`: random items, random pairs labelled
+/// `(i + j) % 2` (so repeats never conflict), AbsDiff head of 64.
+fn bench(
+    d: usize,
+    n_items: usize,
+    n_pairs: usize,
+    epochs: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use rand::rngs::Xoshiro256PlusPlus;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    let items = Array2::from_shape_fn((n_items, d), |_| rng.random::<f32>() - 0.5);
+    let pairs: Vec<(usize, usize, f32)> = (0..n_pairs)
+        .map(|_| {
+            let (i, j) = (rng.random_range(0..n_items), rng.random_range(0..n_items));
+            (i, j, ((i + j) % 2) as f32)
+        })
+        .collect();
+    let data = sympair::ItemPairs::new(items, pairs)?;
+    let mut model = PairClassifier::builder(d, Combiner::AbsDiff).build()?;
+    let t = std::time::Instant::now();
+    let logits = model.logits_for(&data)?;
+    let predict = logits.len() as f64 / t.elapsed().as_secs_f64();
+    let config = TrainConfig::new().with_epochs(epochs).with_batch_size(256);
+    let t = std::time::Instant::now();
+    model.fit(&data, None, &config)?;
+    let train = (data.len() * epochs) as f64 / t.elapsed().as_secs_f64();
+    println!("{{\"predict_pairs_per_s\": {predict:.0}, \"train_pairs_per_s\": {train:.0}}}");
+    Ok(())
 }

@@ -1,0 +1,146 @@
+"""Speed from Python against the same work in Rust (and a PyTorch head, if installed).
+
+Workload: random items (n_items x d float32), 200,000 item-indexed pairs, labels
+(i + j) % 2, AbsDiff combiner, head of 64, batch 256, Adam. For each d in (384, 768) the
+contenders run alternately, REPEATS times each; the table shows the median pairs per
+second. Rust runs `examples/python_parity.rs bench` (built with cargo in release).
+
+Run from the repository root (after `pip install ./python`; the machine should be idle):
+
+    python python/examples/bench.py [--repeats 3] [--pairs 200000]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+import sympair
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def workload(d, n_items, n_pairs, seed=0):
+    rng = np.random.default_rng(seed)
+    items = (rng.random((n_items, d), dtype=np.float32) - 0.5).astype(np.float32)
+    ids = rng.integers(0, n_items, size=(n_pairs, 2)).astype(np.int64)
+    labels = (ids.sum(axis=1) % 2).astype(np.float32)
+    return items, ids, labels
+
+
+def python_run(items, ids, labels, epochs):
+    data = sympair.ItemPairs(items, ids, labels)
+    model = sympair.Model(items.shape[1], "abs_diff")
+    t = time.perf_counter()
+    model.predict_logits_ids(items, ids)
+    predict = len(ids) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    model.fit(data, epochs=epochs, batch_size=256)
+    train = len(data) * epochs / (time.perf_counter() - t)
+    return predict, train
+
+
+def two_threads(items, ids):
+    """Pairs/s of one thread predicting, then of two Python threads predicting at once."""
+    model = sympair.Model(items.shape[1], "abs_diff")
+    x, y = items[ids[:, 0]], items[ids[:, 1]]
+    t = time.perf_counter()
+    model.predict_logits(x, y)
+    one = len(ids) / (time.perf_counter() - t)
+    threads = [threading.Thread(target=model.predict_logits, args=(x, y)) for _ in range(2)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    two = 2 * len(ids) / (time.perf_counter() - t)
+    return one, two
+
+
+def rust_run(binary, d, n_items, n_pairs, epochs):
+    out = subprocess.run(
+        [binary, "bench", str(d), str(n_items), str(n_pairs), str(epochs)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    return r["predict_pairs_per_s"], r["train_pairs_per_s"]
+
+
+def torch_run(items, ids, labels, epochs):
+    import torch
+
+    torch.set_num_threads(2)
+    d = items.shape[1]
+    head = torch.nn.Sequential(torch.nn.Linear(d, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    opt = torch.optim.Adam(head.parameters(), lr=1e-3)
+    it = torch.from_numpy(items)
+    i, j = torch.from_numpy(ids[:, 0]), torch.from_numpy(ids[:, 1])
+    t_lab = torch.from_numpy(labels)
+    with torch.no_grad():
+        t = time.perf_counter()
+        for s in range(0, len(ids), 4096):
+            head((it[i[s:s + 4096]] - it[j[s:s + 4096]]).abs())
+        predict = len(ids) / (time.perf_counter() - t)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    t = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(len(ids))
+        for s in range(0, len(ids), 256):
+            b = perm[s:s + 256]
+            z = head((it[i[b]] - it[j[b]]).abs())[:, 0]
+            loss = loss_fn(z, t_lab[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    train = len(ids) * epochs / (time.perf_counter() - t)
+    return predict, train
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=200_000)
+    ap.add_argument("--items", type=int, default=20_000)
+    ap.add_argument("--epochs", type=int, default=1)
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--example", "python_parity"], cwd=REPO, check=True)
+    binary = str(REPO / "target" / "release" / "examples" / "python_parity")
+    try:
+        import torch  # noqa: F401
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("torch is not installed: the PyTorch column is left out")
+    print(f"{args.pairs} item-indexed pairs, {args.items} items, abs_diff, head 64, batch 256, "
+          f"Adam; median of {args.repeats} alternated runs")
+    print(f"{'d':>4} {'contender':<10} {'predict pairs/s':>16} {'train pairs/s':>14}")
+    for d in (384, 768):
+        items, ids, labels = workload(d, args.items, args.pairs)
+        runs = {"rust": [], "python": []}
+        if have_torch:
+            runs["torch"] = []
+        for _ in range(args.repeats):
+            runs["rust"].append(rust_run(binary, d, args.items, args.pairs, args.epochs))
+            runs["python"].append(python_run(items, ids, labels, args.epochs))
+            if have_torch:
+                runs["torch"].append(torch_run(items, ids, labels, args.epochs))
+        for name, rs in runs.items():
+            p = statistics.median(r[0] for r in rs)
+            t = statistics.median(r[1] for r in rs)
+            print(f"{d:>4} {name:<10} {p:>16.0f} {t:>14.0f}")
+        py, rs = runs["python"], runs["rust"]
+        print(f"{d:>4} python/rust: predict {statistics.median(r[0] for r in py) / statistics.median(r[0] for r in rs):.2f}, "
+              f"train {statistics.median(r[1] for r in py) / statistics.median(r[1] for r in rs):.2f}")
+        one, two = two_threads(items, ids)
+        print(f"{d:>4} dense predict from Python: one call {one:.0f} pairs/s, two threads at once "
+              f"{two:.0f} pairs/s in all")
+
+
+if __name__ == "__main__":
+    main()
