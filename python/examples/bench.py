@@ -12,6 +12,7 @@ Run from the repository root (after `pip install ./python`; the machine should b
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import threading
@@ -21,6 +22,10 @@ from pathlib import Path
 import numpy as np
 
 import sympair
+
+# torch's OpenMP workers spin-wait between calls by default and would steal the cores
+# from the contender that runs next; let them sleep instead.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[2]
 

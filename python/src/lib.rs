@@ -38,7 +38,9 @@ const MAX_PARAMS: usize = 1 << 28;
 
 /// Pairs gathered per block when predicting item-indexed pairs: the crate predicts on
 /// dense views, so id pairs are copied into two `(block, d)` buffers, one block at a time.
-const ID_BLOCK: usize = 8192;
+/// Small enough that a block stays in cache between the gather and the head, and that the
+/// crate scores it on one thread (the blocks are spread over threads here instead).
+const ID_BLOCK: usize = 256;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -877,11 +879,42 @@ fn predict_ids(
             });
         }
     }
-    let block = pairs.len().min(ID_BLOCK);
+    // The gather is spread over threads with the prediction it feeds, each thread taking
+    // a contiguous range of pairs (results do not depend on the split: prediction is row by
+    // row). Stop-gap until the crate predicts id pairs itself (issue 8, item 5).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(pairs.len().div_ceil(4 * ID_BLOCK))
+        .max(1);
+    let mut out = vec![0.0f32; pairs.len()];
+    let per = pairs.len().div_ceil(threads);
+    let results: Vec<sympair::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .chunks(per)
+            .zip(out.chunks_mut(per))
+            .map(|(mine, dst)| scope.spawn(move || predict_id_range(model, items, mine, dst)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    results.into_iter().collect::<sympair::Result<Vec<()>>>()?;
+    Ok(out)
+}
+
+/// Logits of `pairs` into `out`, gathering [`ID_BLOCK`] pairs at a time.
+fn predict_id_range(
+    model: &PairClassifier,
+    items: ArrayView2<'_, f32>,
+    pairs: &[(usize, usize)],
+    out: &mut [f32],
+) -> sympair::Result<()> {
+    let d = items.ncols();
+    let block = pairs.len().clamp(1, ID_BLOCK);
     let mut x = Array2::<f32>::zeros((block, d));
     let mut y = Array2::<f32>::zeros((block, d));
-    let mut out = Vec::with_capacity(pairs.len());
-    for chunk in pairs.chunks(block) {
+    for (chunk, dst) in pairs.chunks(block).zip(out.chunks_mut(block)) {
         let k = chunk.len();
         for (r, &(i, j)) in chunk.iter().enumerate() {
             x.row_mut(r).assign(&items.row(i));
@@ -889,9 +922,9 @@ fn predict_ids(
         }
         let logits =
             model.predict_logits(x.slice(ndarray::s![..k, ..]), y.slice(ndarray::s![..k, ..]))?;
-        out.extend(logits.iter());
+        dst.copy_from_slice(logits.as_slice().expect("a fresh Array1 is contiguous"));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[pymodule]

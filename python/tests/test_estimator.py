@@ -186,3 +186,14 @@ def test_item_pairs_split_by_item_keeps_items_apart():
     np.testing.assert_array_equal(
         bits(model.logits_for(test)), bits(model.predict_logits_ids(items, test.pairs))
     )
+
+
+@pytest.mark.parametrize("n_pairs", [1, 255, 256, 257, 5000])
+def test_id_pair_prediction_equals_dense_prediction_bitwise_at_any_size(n_pairs):
+    rng = np.random.default_rng(n_pairs)
+    items = rng.normal(size=(300, 8)).astype(np.float32)
+    ids = rng.integers(0, 300, size=(n_pairs, 2))
+    model = sympair.Model(8, "concat", seed=2)  # order-dependent: a swapped pair would show
+    got = model.predict_logits_ids(items, ids)
+    want = model.predict_logits(items[ids[:, 0]], items[ids[:, 1]])
+    np.testing.assert_array_equal(bits(got), bits(want))
