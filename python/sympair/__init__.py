@@ -180,6 +180,13 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         Adam's learning rate.
     weight_decay : float, default=0.0
         Decoupled weight decay (AdamW).
+    pos_weight : float, default=1.0
+        Weight of the positive ("similar") class in the loss.
+    consistency : float, default=0.0
+        For ``combiner="concat"`` only: penalty ``consistency * mean (logit(x, y) -
+        logit(y, x))^2`` on the order dependence.
+    swap_augment : bool, default=False
+        Also train every pair in the order ``(y, x)``.
     patience : int or None, default=None
         Early stopping after this many epochs without improvement of the validation loss
         (``eval_set`` given to :meth:`fit`) or else the training loss; the best weights are
@@ -233,6 +240,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         batch_size: int = 64,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
+        pos_weight: float = 1.0,
+        consistency: float = 0.0,
+        swap_augment: bool = False,
         patience: Optional[int] = None,
         random_state: Optional[int] = 0,
         verbose: bool = False,
@@ -247,6 +257,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.pos_weight = pos_weight
+        self.consistency = consistency
+        self.swap_augment = swap_augment
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
@@ -406,7 +419,6 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         estimator is then fitted with the weights of the last finished epoch.
         """
         y01 = self._encode_labels(y)
-
         train = self._dataset(X, y01, items)
         d = train.dim
         valid = None
@@ -458,6 +470,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay,
+                pos_weight=self.pos_weight,
+                consistency=self.consistency,
+                swap_augment=bool(self.swap_augment),
                 patience=self.patience,
                 seed=seed,
                 callback=on_epoch,

@@ -197,3 +197,25 @@ def test_id_pair_prediction_equals_dense_prediction_bitwise_at_any_size(n_pairs)
     got = model.predict_logits_ids(items, ids)
     want = model.predict_logits(items[ids[:, 0]], items[ids[:, 1]])
     np.testing.assert_array_equal(bits(got), bits(want))
+
+
+def test_consistency_penalty_reduces_concat_asymmetry(data):
+    X, y, Xt, yt = data
+    plain = sympair.PairClassifier(combiner="concat", epochs=10).fit(X, y)
+    tied = sympair.PairClassifier(combiner="concat", epochs=10, consistency=1.0).fit(X, y)
+    assert tied.evaluate(Xt, yt)["asymmetry"]["max"] < plain.evaluate(Xt, yt)["asymmetry"]["max"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(epochs=0), dict(epochs=-1), dict(batch_size=0), dict(learning_rate=float("nan")),
+        dict(learning_rate=-1.0), dict(weight_decay=-1.0), dict(pos_weight=0.0), dict(consistency=-1.0),
+        dict(patience=0), dict(hidden=(0,)), dict(hidden=5), dict(encoder=()), dict(head="tree"),
+        dict(combiner=""), dict(random_state=-1), dict(random_state="x"),
+    ],
+)
+def test_invalid_hyperparameters_raise_on_fit(data, params):
+    X, y, _, _ = data
+    with pytest.raises((ValueError, TypeError, OverflowError)):
+        sympair.PairClassifier(**params).fit(X, y)
