@@ -10,7 +10,10 @@
 //! `python/sympair/__init__.py`.
 
 use ndarray::{Array2, ArrayView2, Axis, Ix1, Ix2, Ix3};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
@@ -139,7 +142,11 @@ fn float_array<'py, D: ndarray::Dimension>(
     what: &str,
 ) -> PyResult<PyReadonlyArray<'py, f32, D>> {
     if let Ok(a) = obj.extract::<PyReadonlyArray<'py, f32, D>>() {
-        return Ok(a);
+        // Rust may only read `f32` at 4-byte-aligned addresses; a misaligned buffer (a
+        // `frombuffer` at an odd offset) is copied once below.
+        if a.is_aligned() {
+            return Ok(a);
+        }
     }
     let arr = converted(obj, what, "fiub", "float32", "a float array")?;
     arr.extract::<PyReadonlyArray<'py, f32, D>>()
@@ -149,7 +156,9 @@ fn float_array<'py, D: ndarray::Dimension>(
 /// An int64 array of item ids (`(n, 2)`); other integer dtypes are converted.
 fn id_array<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<PyReadonlyArray2<'py, i64>> {
     if let Ok(a) = obj.extract::<PyReadonlyArray2<'py, i64>>() {
-        return Ok(a);
+        if a.is_aligned() {
+            return Ok(a);
+        }
     }
     let arr = converted(obj, what, "iu", "int64", "an integer array")?;
     arr.extract::<PyReadonlyArray2<'py, i64>>()

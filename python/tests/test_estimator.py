@@ -219,3 +219,17 @@ def test_invalid_hyperparameters_raise_on_fit(data, params):
     X, y, _, _ = data
     with pytest.raises((ValueError, TypeError, OverflowError)):
         sympair.PairClassifier(**params).fit(X, y)
+
+
+def test_misaligned_and_byte_swapped_float32_inputs_are_copied_and_score_the_same():
+    X, _ = cluster_pairs(n=100, d=8, seed=11)
+    model = sympair.Model(8, "concat", seed=1)
+    ref = model.predict_logits_stacked(X)
+    buf = bytearray(X.nbytes + 1)
+    odd = np.frombuffer(buf, dtype=np.float32, offset=1, count=X.size).reshape(X.shape)
+    odd[...] = X
+    assert not odd.flags.aligned
+    np.testing.assert_array_equal(bits(model.predict_logits_stacked(odd)), bits(ref))
+    np.testing.assert_array_equal(bits(model.predict_logits_stacked(X.astype(">f4"))), bits(ref))
+    neg = X[::-1]
+    np.testing.assert_array_equal(bits(model.predict_logits_stacked(neg)), bits(ref[::-1]))
