@@ -68,7 +68,7 @@ def load(path: str) -> Model:
 
 
 try:  # scikit-learn is optional: without it the estimator keeps its own get/set_params.
-    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.base import BaseEstimator, ClassifierMixin  # type: ignore[import-untyped]
 
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
@@ -312,7 +312,7 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
             # scikit-learn's own conversion: its messages for sparse, complex, object and
             # empty input; float32 arrays pass through without a copy. NaN/inf are left to
             # the crate, whose message names the row and column.
-            from sklearn.utils.validation import check_array
+            from sklearn.utils.validation import check_array  # type: ignore[import-untyped]
 
             X = check_array(
                 X,
@@ -362,7 +362,7 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
             row = int(np.flatnonzero(~np.isfinite(y))[0])
             raise ValueError(f"invalid label {y[row]} at row {row}: labels must be finite")
         if _HAVE_SKLEARN:
-            from sklearn.utils.multiclass import type_of_target
+            from sklearn.utils.multiclass import type_of_target  # type: ignore[import-untyped]
 
             kind = type_of_target(y)
             if kind not in ("binary", "multiclass"):
@@ -451,11 +451,12 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.dim_ = d
         self.n_features_in_ = 2 * d
         self.items_ = items
-        self.history_ = {"epochs": [], "best_epoch": None, "stopped_early": False}
+        epochs_seen: list = []
+        self.history_: dict = {"epochs": epochs_seen, "best_epoch": None, "stopped_early": False}
         bar = _ProgressBar(self.epochs) if self.verbose else None
 
         def on_epoch(stats: dict):
-            self.history_["epochs"].append(stats)
+            epochs_seen.append(stats)
             if bar is not None:
                 bar(stats)
             if callback is not None:
@@ -487,7 +488,7 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     def _check_fitted(self):
         if not hasattr(self, "model_"):
             try:
-                from sklearn.exceptions import NotFittedError
+                from sklearn.exceptions import NotFittedError  # type: ignore[import-untyped]
             except ImportError:  # pragma: no cover
                 NotFittedError = AttributeError  # type: ignore[misc,assignment]
             raise NotFittedError(

@@ -1,7 +1,7 @@
 """Type stubs of the native module `sympair._sympair` (the Rust crate's types)."""
 
 from os import PathLike
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -9,16 +9,19 @@ import numpy.typing as npt
 FORMAT_VERSION: int
 __version__: str
 
-ArrayLike = npt.ArrayLike
-Combiner = Union[str, Sequence[str]]
+__all__ = ["FORMAT_VERSION", "ItemPairs", "Model", "PairDataset", "TrainingDiverged", "__version__"]
+
+_ArrayLike = npt.ArrayLike
+_Combiner = Union[str, Sequence[str]]
 
 class TrainingDiverged(RuntimeError):
     """Training produced a NaN or infinite loss or weight; the model keeps its last finite weights."""
 
+@final
 class PairDataset:
     """Labelled pairs as two dense (n, d) float32 matrices; validated and copied once."""
 
-    def __init__(self, left: ArrayLike, right: ArrayLike, labels: ArrayLike) -> None: ...
+    def __new__(cls, left: _ArrayLike, right: _ArrayLike, labels: _ArrayLike) -> "PairDataset": ...
     def __len__(self) -> int: ...
     @property
     def dim(self) -> int: ...
@@ -26,10 +29,11 @@ class PairDataset:
     def labels(self) -> npt.NDArray[np.float32]: ...
     def split(self, fraction: float, seed: int) -> Tuple["PairDataset", "PairDataset"]: ...
 
+@final
 class ItemPairs:
     """Labelled pairs of rows of one item matrix (each embedding stored once)."""
 
-    def __init__(self, items: ArrayLike, pairs: ArrayLike, labels: ArrayLike) -> None: ...
+    def __new__(cls, items: _ArrayLike, pairs: _ArrayLike, labels: _ArrayLike) -> "ItemPairs": ...
     def __len__(self) -> int: ...
     @property
     def dim(self) -> int: ...
@@ -50,22 +54,23 @@ class ItemPairs:
         self, fraction: float, seed: int
     ) -> Tuple["ItemPairs", "ItemPairs", dict[str, Any]]: ...
 
-Dataset = Union[PairDataset, ItemPairs]
+_Dataset = Union[PairDataset, ItemPairs]
 
+@final
 class Model:
     """The Rust crate's PairClassifier: optional shared encoder, combiner, head."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         input_dim: int,
-        combiner: Optional[Combiner] = None,
-        hidden: Sequence[int] = (64,),
+        combiner: Optional[_Combiner] = None,
+        hidden: Sequence[int] = ...,  # (64,)
         activation: str = "relu",
         head: str = "mlp",
         learn_scale: bool = True,
         encoder: Optional[Sequence[int]] = None,
         seed: int = 0,
-    ) -> None: ...
+    ) -> "Model": ...
     @property
     def input_dim(self) -> int: ...
     @property
@@ -77,8 +82,8 @@ class Model:
     def parameters(self) -> npt.NDArray[np.float32]: ...
     def fit(
         self,
-        train: Dataset,
-        valid: Optional[Dataset] = None,
+        train: _Dataset,
+        valid: Optional[_Dataset] = None,
         *,
         epochs: int = 20,
         batch_size: int = 64,
@@ -93,16 +98,16 @@ class Model:
         swap_augment: bool = False,
         callback: Optional[Callable[[dict[str, Any]], Optional[bool]]] = None,
     ) -> dict[str, Any]: ...
-    def predict_logits(self, x: ArrayLike, y: ArrayLike) -> npt.NDArray[np.float32]: ...
-    def predict_logits_stacked(self, pairs: ArrayLike) -> npt.NDArray[np.float32]: ...
-    def predict_logits_ids(self, items: ArrayLike, ids: ArrayLike) -> npt.NDArray[np.float32]: ...
-    def logits_for(self, data: Dataset) -> npt.NDArray[np.float32]: ...
-    def evaluate(self, data: Dataset) -> dict[str, Any]: ...
+    def predict_logits(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]: ...
+    def predict_logits_stacked(self, pairs: _ArrayLike) -> npt.NDArray[np.float32]: ...
+    def predict_logits_ids(self, items: _ArrayLike, ids: _ArrayLike) -> npt.NDArray[np.float32]: ...
+    def logits_for(self, data: _Dataset) -> npt.NDArray[np.float32]: ...
+    def evaluate(self, data: _Dataset) -> dict[str, Any]: ...
     def score_all_pairs(
-        self, items: ArrayLike
+        self, items: _ArrayLike
     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
     def top_k(
-        self, queries: ArrayLike, items: ArrayLike, k: int
+        self, queries: _ArrayLike, items: _ArrayLike, k: int
     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
     def to_json_bytes(self) -> bytes: ...
     @staticmethod
@@ -110,4 +115,4 @@ class Model:
     def save(self, path: Union[str, PathLike[str]]) -> None: ...
     @staticmethod
     def load(path: Union[str, PathLike[str]]) -> "Model": ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
