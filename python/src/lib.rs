@@ -22,9 +22,9 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use sympair::{
-    Activation, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig, ItemPairs,
-    MlpConfig, Optimizer, PairClassifier, PairCombiner, PairData, PairDataset, Similarity, Stack,
-    TrainConfig,
+    Activation, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig,
+    IdScorer, ItemPairs, MlpConfig, Optimizer, PairClassifier, PairCombiner, PairData, PairDataset,
+    PairSource, Similarity, Stack, TrainConfig,
 };
 
 create_exception!(
@@ -38,12 +38,6 @@ create_exception!(
 /// training holds about four copies). Larger requests would abort the process on a failed
 /// allocation instead of raising, so they are refused up front.
 const MAX_PARAMS: usize = 1 << 28;
-
-/// Pairs gathered per block when predicting item-indexed pairs: the crate predicts on
-/// dense views, so id pairs are copied into two `(block, d)` buffers, one block at a time.
-/// Small enough that a block stays in cache between the gather and the head, and that the
-/// crate scores it on one thread (the blocks are spread over threads here instead).
-const ID_BLOCK: usize = 256;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -477,6 +471,98 @@ fn data_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a dyn PairData> {
     )))
 }
 
+/// Dense pairs borrowed from numpy arrays for the length of one call: training and
+/// evaluation read them in place through the crate's [`CheckedPairs`] (validated once,
+/// then every batch checked), so the pairs are never copied as a whole.
+struct Borrowed<'a> {
+    x: ArrayView2<'a, f32>,
+    y: ArrayView2<'a, f32>,
+    labels: Vec<f32>,
+}
+
+impl PairSource for Borrowed<'_> {
+    fn len(&self) -> usize {
+        self.x.nrows()
+    }
+    fn dim(&self) -> usize {
+        self.x.ncols()
+    }
+    fn label(&self, k: usize) -> f32 {
+        // `k < len` by the crate's contract; NaN would fail the label check loudly.
+        self.labels.get(k).copied().unwrap_or(f32::NAN)
+    }
+    fn gather(
+        &self,
+        idx: &[usize],
+        mut x: ndarray::ArrayViewMut2<'_, f32>,
+        mut y: ndarray::ArrayViewMut2<'_, f32>,
+    ) -> sympair::Result<()> {
+        for (r, &k) in idx.iter().enumerate() {
+            x.row_mut(r).assign(&self.x.row(k));
+            y.row_mut(r).assign(&self.y.row(k));
+        }
+        Ok(())
+    }
+}
+
+/// Checks the shapes of borrowed pairs (the crate's errors) and validates them.
+fn borrowed<'a>(
+    x: ArrayView2<'a, f32>,
+    y: ArrayView2<'a, f32>,
+    labels: ndarray::ArrayView1<'_, f32>,
+) -> sympair::Result<CheckedPairs<Borrowed<'a>>> {
+    if y.nrows() != x.nrows() {
+        return Err(Error::RowMismatch {
+            what: "right",
+            expected: x.nrows(),
+            found: y.nrows(),
+        });
+    }
+    if y.ncols() != x.ncols() {
+        return Err(Error::WidthMismatch {
+            what: "right",
+            expected: x.ncols(),
+            found: y.ncols(),
+        });
+    }
+    if labels.len() != x.nrows() {
+        return Err(Error::RowMismatch {
+            what: "labels",
+            expected: x.nrows(),
+            found: labels.len(),
+        });
+    }
+    CheckedPairs::new(Borrowed {
+        x,
+        y,
+        labels: labels.to_vec(),
+    })
+}
+
+/// Runs `f` on a dataset argument: a `PairDataset` or `ItemPairs` object, or a tuple
+/// `(x, y, labels)` of arrays read in place (see [`Borrowed`]).
+fn with_data<'py, R>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    f: impl FnOnce(&dyn PairData) -> PyResult<R>,
+) -> PyResult<R> {
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() != 3 {
+            return Err(PyTypeError::new_err(format!(
+                "a dataset tuple must be (x, y, labels), got {} elements",
+                t.len()
+            )));
+        }
+        let x = float_array::<Ix2>(&t.get_item(0)?, "x")?;
+        let y = float_array::<Ix2>(&t.get_item(1)?, "y")?;
+        let labels = float_array::<Ix1>(&t.get_item(2)?, "labels")?;
+        let (xv, yv, lv) = (x.as_array(), y.as_array(), labels.as_array());
+        let data = py.detach(|| borrowed(xv, yv, lv)).py_err()?;
+        return f(&data);
+    }
+    f(data_of(obj)?)
+}
+
 // ---------------------------------------------------------------------------------------
 // The model
 // ---------------------------------------------------------------------------------------
@@ -569,7 +655,8 @@ impl PyModel {
         f32_vec(py, self.inner.parameters())
     }
 
-    /// Trains on `train` (a `PairDataset` or `ItemPairs`), reporting validation loss and
+    /// Trains on `train` (a `PairDataset`, an `ItemPairs`, or a tuple `(x, y, labels)` of
+    /// arrays, read in place without copying the pairs), reporting validation loss and
     /// ROC AUC on `valid` after every epoch if given. Releases the GIL; checks for Ctrl-C
     /// after every epoch (raising `KeyboardInterrupt`, the model keeping the weights of the
     /// last finished epoch). `callback(stats: dict)` is called after every epoch; returning
@@ -594,8 +681,6 @@ impl PyModel {
         swap_augment: bool,
         callback: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let train = data_of(train)?;
-        let valid = valid.map(data_of).transpose()?;
         let opt = match optimizer {
             "adam" => Optimizer::adam(learning_rate),
             "sgd" => Optimizer::sgd(learning_rate, momentum),
@@ -639,7 +724,12 @@ impl PyModel {
             })
         };
         let inner = &mut self.inner;
-        let result = py.detach(|| inner.fit_observed(train, valid, &cfg, &mut observer));
+        let result = with_data(py, train, |train| match valid {
+            Some(v) => with_data(py, v, |valid| {
+                Ok(py.detach(|| inner.fit_observed(train, Some(valid), &cfg, &mut observer)))
+            }),
+            None => Ok(py.detach(|| inner.fit_observed(train, None, &cfg, &mut observer))),
+        })?;
         if let Some(e) = raised {
             return Err(e);
         }
@@ -703,29 +793,30 @@ impl PyModel {
         let pairs = ids_from(&id_array(ids, "pairs")?, "pairs")?;
         let items = items.as_array();
         let out = py
-            .detach(|| predict_ids(&self.inner, items, &pairs))
+            .detach(|| IdScorer::new(&self.inner, items)?.logits(&pairs))
             .py_err()?;
         Ok(f32_vec(py, out))
     }
 
-    /// Logits of every pair of a dataset, in order. Releases the GIL.
+    /// Logits of every pair of a dataset (as for `fit`), in order. Releases the GIL.
     fn logits_for<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let data = data_of(data)?;
-        let out = py.detach(|| self.inner.logits_for(data)).py_err()?;
+        let out = with_data(py, data, |data| {
+            py.detach(|| self.inner.logits_for(data)).py_err()
+        })?;
         Ok(f32_vec(py, out))
     }
 
-    /// Everything `sympair::evaluate` measures on a labelled dataset, as a dict (ROC AUC,
+    /// Everything `sympair::evaluate` measures on a labelled dataset (as for `fit`), as a
+    /// dict (ROC AUC,
     /// average precision, log loss, confusion counts at logit 0, best cut-offs, asymmetry).
     fn evaluate(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let data = data_of(data)?;
-        let report = py
-            .detach(|| sympair::evaluate(&self.inner, data))
-            .py_err()?;
+        let report = with_data(py, data, |data| {
+            py.detach(|| sympair::evaluate(&self.inner, data)).py_err()
+        })?;
         to_python(py, &report)
     }
 
@@ -852,89 +943,6 @@ type AllPairs<'py> = (
 
 /// `(indices, logits)` of `top_k`.
 type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
-
-/// Logits of item-indexed pairs through the crate's dense prediction, one block of
-/// gathered rows at a time (memory `O(block * d)`, not `O(n * d)`).
-fn predict_ids(
-    model: &PairClassifier,
-    items: ArrayView2<'_, f32>,
-    pairs: &[(usize, usize)],
-) -> sympair::Result<Vec<f32>> {
-    let n_items = items.nrows();
-    for (row, &(i, j)) in pairs.iter().enumerate() {
-        if let Some(id) = [i, j].into_iter().find(|&id| id >= n_items) {
-            return Err(Error::ItemOutOfRange { row, id, n_items });
-        }
-    }
-    if pairs.is_empty() {
-        return Err(Error::Empty { what: "pairs" });
-    }
-    let d = items.ncols();
-    if d != model.input_dim() {
-        return Err(Error::WidthMismatch {
-            what: "items",
-            expected: model.input_dim(),
-            found: d,
-        });
-    }
-    // A NaN embedding is reported as the item's row, not as a gathered row.
-    for (row, r) in items.outer_iter().enumerate() {
-        if let Some((col, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFinite {
-                what: "items",
-                row,
-                col,
-                value,
-            });
-        }
-    }
-    // The gather is spread over threads with the prediction it feeds, each thread taking
-    // a contiguous range of pairs (results do not depend on the split: prediction is row by
-    // row). Stop-gap until the crate predicts id pairs itself (issue 8, item 5).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(pairs.len().div_ceil(4 * ID_BLOCK))
-        .max(1);
-    let mut out = vec![0.0f32; pairs.len()];
-    let per = pairs.len().div_ceil(threads);
-    let results: Vec<sympair::Result<()>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pairs
-            .chunks(per)
-            .zip(out.chunks_mut(per))
-            .map(|(mine, dst)| scope.spawn(move || predict_id_range(model, items, mine, dst)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    results.into_iter().collect::<sympair::Result<Vec<()>>>()?;
-    Ok(out)
-}
-
-/// Logits of `pairs` into `out`, gathering [`ID_BLOCK`] pairs at a time.
-fn predict_id_range(
-    model: &PairClassifier,
-    items: ArrayView2<'_, f32>,
-    pairs: &[(usize, usize)],
-    out: &mut [f32],
-) -> sympair::Result<()> {
-    let d = items.ncols();
-    let block = pairs.len().clamp(1, ID_BLOCK);
-    let mut x = Array2::<f32>::zeros((block, d));
-    let mut y = Array2::<f32>::zeros((block, d));
-    for (chunk, dst) in pairs.chunks(block).zip(out.chunks_mut(block)) {
-        let k = chunk.len();
-        for (r, &(i, j)) in chunk.iter().enumerate() {
-            x.row_mut(r).assign(&items.row(i));
-            y.row_mut(r).assign(&items.row(j));
-        }
-        let logits =
-            model.predict_logits(x.slice(ndarray::s![..k, ..]), y.slice(ndarray::s![..k, ..]))?;
-        dst.copy_from_slice(logits.as_slice().expect("a fresh Array1 is contiguous"));
-    }
-    Ok(())
-}
 
 #[pymodule]
 fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {

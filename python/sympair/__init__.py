@@ -223,9 +223,10 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
       prediction reuses the fitted ``items`` for integer ``(n, 2)`` input unless given
       again). Without ``items`` an integer ``X`` is dense data like any other.
 
-    float32 input is read in place for prediction (C or Fortran order or strided views);
-    float64 is converted to float32 once. Training copies the pairs once into the crate's
-    dataset (item-indexed training copies only the item matrix).
+    float32 input is read in place (C or Fortran order or strided views), for training as
+    well as prediction; float64 is converted to float32 once. Item-indexed training copies
+    the item matrix once (the crate's ``ItemPairs``, which also drops repeated pairs and
+    rejects a pair given two labels).
     """
 
     def __init__(
@@ -307,7 +308,12 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(X, tuple):
             if len(X) != 2:
                 raise ValueError(f"a tuple X must be (x, y), got {len(X)} elements")
-            return X[0], X[1]
+            x, y = np.asarray(X[0]), np.asarray(X[1])
+            if x.ndim != 2 or y.ndim != 2:
+                raise ValueError(
+                    f"x and y must be 2-dimensional (n, d), got shapes {x.shape} and {y.shape}"
+                )
+            return x, y
         if _HAVE_SKLEARN:
             # scikit-learn's own conversion: its messages for sparse, complex, object and
             # empty input; float32 arrays pass through without a copy. NaN/inf are left to
@@ -386,7 +392,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         x, yy = self._dense(X)
         if len(x) != len(y01):
             raise ValueError(f"X has {len(x)} pairs but y has {len(y01)} labels")
-        return PairDataset(x, yy, y01)
+        # A tuple is read in place by the crate (validated once, never copied whole).
+        return (x, yy, y01)
 
     # -- training ------------------------------------------------------------------------
 
@@ -420,7 +427,7 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         """
         y01 = self._encode_labels(y)
         train = self._dataset(X, y01, items)
-        d = train.dim
+        d = train[0].shape[1] if isinstance(train, tuple) else train.dim
         valid = None
         if eval_set is not None:
             Xv, yv = eval_set

@@ -54,7 +54,7 @@ class ItemPairs:
         self, fraction: float, seed: int
     ) -> Tuple["ItemPairs", "ItemPairs", dict[str, Any]]: ...
 
-_Dataset = Union[PairDataset, ItemPairs]
+_Dataset = Union[PairDataset, ItemPairs, Tuple[_ArrayLike, _ArrayLike, _ArrayLike]]
 
 @final
 class Model:

@@ -56,3 +56,43 @@ def test_float64_input_is_converted_once(clf):
     peak = peak_bytes(lambda: clf.decision_function(X))
     f32_bytes = N * 2 * D * 4
     assert f32_bytes <= peak < 3 * f32_bytes
+
+
+TRAIN_RSS_SCRIPT = """
+import resource, sys
+import numpy as np
+import sympair
+n, d = 200_000, 64
+rng = np.random.default_rng(0)
+X = rng.standard_normal(size=(n, 2, d), dtype=np.float32)  # no float64 temporary
+y = (rng.random(n) < 0.5).astype(np.int64)
+clf = sympair.PairClassifier(epochs=1, batch_size=256)
+clf.fit(X[:1000], y[:1000])  # warm up: code pages, thread stacks, allocator arenas
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+clf.fit(X, y)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024, X.nbytes)
+"""
+
+
+def test_training_on_float32_arrays_makes_no_copy_of_the_pairs():
+    """Peak resident memory grows by far less than the input during `fit` (a copy of the
+    pairs, by numpy or by Rust, would add the input's size). Run in a fresh process so
+    that earlier peaks do not hide it."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", TRAIN_RSS_SCRIPT], check=True,
+                         capture_output=True, text=True).stdout.split()
+    grew, input_bytes = int(out[0]), int(out[1])
+    assert grew < input_bytes / 4, f"peak RSS grew by {grew} bytes for a {input_bytes}-byte input"
+
+
+def test_training_in_place_gives_the_same_model_as_a_copied_dataset():
+    X, y = cluster_pairs(n=700, d=8, seed=13)
+    a = sympair.Model(8, "concat_swap_average", seed=1)
+    b = sympair.Model(8, "concat_swap_average", seed=1)
+    a.fit((X[:, 0], X[:, 1], y), (X[:100, 0], X[:100, 1], y[:100]), epochs=2)
+    b.fit(sympair.PairDataset(X[:, 0], X[:, 1], y), sympair.PairDataset(X[:100, 0], X[:100, 1], y[:100]), epochs=2)
+    assert a.to_json_bytes() == b.to_json_bytes()
+    assert a.evaluate((X[:, 0], X[:, 1], y)) == b.evaluate(sympair.PairDataset(X[:, 0], X[:, 1], y))
