@@ -11,7 +11,7 @@
 //!   from Python on the same arrays must give the same file.
 //!
 //! * `python_parity bench D N_ITEMS N_PAIRS EPOCHS` times the Rust half of
-//!   `python/examples/bench.py`: item-indexed prediction (`logits_for`) and training
+//!   `python/examples/bench.py`: item-indexed prediction (`IdScorer`) and training
 //!   (batch 256, Adam) on random items, printing one JSON line of pairs per second.
 //!
 //! Run: `cargo run --release --example python_parity -- train /tmp/parity`
@@ -162,10 +162,11 @@ fn bench(
             (i, j, ((i + j) % 2) as f32)
         })
         .collect();
+    let ids: Vec<(usize, usize)> = pairs.iter().map(|&(i, j, _)| (i, j)).collect();
     let data = sympair::ItemPairs::new(items, pairs)?;
     let mut model = PairClassifier::builder(d, Combiner::AbsDiff).build()?;
     let t = std::time::Instant::now();
-    let logits = model.logits_for(&data)?;
+    let logits = sympair::IdScorer::new(&model, data.items())?.logits(&ids)?;
     let predict = logits.len() as f64 / t.elapsed().as_secs_f64();
     let config = TrainConfig::new().with_epochs(epochs).with_batch_size(256);
     let t = std::time::Instant::now();
