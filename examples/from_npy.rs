@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // --- Save the model and the predictions. ---
     let model_path = dir.path().join("model.json");
     model.save(&model_path)?;
-    let reloaded = PairClassifier::<Combiner>::load(&model_path)?;
+    let reloaded = PairClassifier::load(&model_path)?;
     assert_eq!(reloaded.logits_for(&test)?, logits);
     let probabilities: Vec<f32> = logits.iter().copied().map(sigmoid).collect();
     let predictions = dir.path().join("predictions.csv");

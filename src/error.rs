@@ -51,6 +51,18 @@ pub enum Error {
         /// The value itself.
         value: f32,
     },
+    /// Finite inputs gave a non-finite logit: the model's `f32` arithmetic overflowed
+    /// (for example `Product` on values near `1e20`). Prediction never returns such a
+    /// logit; scale the inputs down.
+    #[error(
+        "non-finite logit {value} at pair row {row}: the inputs are finite but too large for this model's f32 arithmetic"
+    )]
+    NonFiniteLogit {
+        /// Row (0-based) of the first pair whose logit is not finite.
+        row: usize,
+        /// The logit.
+        value: f32,
+    },
     /// A label is not exactly 0 or 1.
     #[error("invalid label {value} at row {row}: labels must be 0 or 1")]
     InvalidLabel {

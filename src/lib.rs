@@ -24,10 +24,43 @@
 //! # Ok::<(), sympair::Error>(())
 //! ```
 //!
-//! The pieces: a [`PairCombiner`] (see the [`combiner`] module for the table of built-ins)
-//! turns two embeddings into one feature row; an optional shared encoder ([`EncoderConfig`])
-//! runs before it; a head ([`HeadConfig`]) turns the row into a logit; [`TrainConfig`]
-//! drives training by binary cross-entropy from logits.
+//! # Map
+//!
+//! | you want to | use |
+//! |---|---|
+//! | build a model | [`PairClassifier::builder`] with a [`Combiner`] (table in [`combiner`]), optionally an [`EncoderConfig`] and a [`HeadConfig`] ([`MlpConfig`]) |
+//! | give it data | [`PairDataset`] (two matrices and labels) or [`ItemPairs`] (items once, pairs by id; [`io`] reads files) |
+//! | train it | [`PairClassifier::fit`] with a [`TrainConfig`] and an [`Optimizer`]; [`train`] has the history and observers |
+//! | score pairs | [`PairClassifier::predict_proba`], [`PairClassifier::logits_for`]; all pairs or top-k of many items in [`scoring`] |
+//! | judge it | [`evaluate`] (ROC AUC, AP, thresholds, asymmetry; see [`eval`] and [`metrics`]) |
+//! | keep it | [`PairClassifier::save`] and [`PairClassifier::load`] |
+//! | test on synthetic data | [`ClusterTask`] |
+//!
+//! Everything else (the combiner structs, layers, losses, report types) lives in its module.
+//!
+//! # Threads
+//!
+//! Prediction, training and all-pairs scoring run on the [rayon] thread pool they are
+//! called from: by default rayon's global pool (one thread per core), inside
+//! `pool.install(|| ...)` the pool you choose, so a caller that already runs on a rayon
+//! pool does not oversubscribe the cores. There is no global setting in this crate.
+//!
+//! ```
+//! use sympair::{ClusterTask, Combiner, PairClassifier, TrainConfig};
+//! let train = ClusterTask::new(8, 4)?.generate(600, 1)?;
+//! let mut model = PairClassifier::builder(8, Combiner::AbsDiff).build()?;
+//! let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+//! one_thread.install(|| model.fit(&train, None, &TrainConfig::new().with_epochs(2)))?;
+//! # Ok::<(), sympair::Error>(())
+//! ```
+//!
+//! Results never depend on the number of threads: a pair's logit depends only on the
+//! pair, and training cuts each mini-batch into fixed slices of 32 pairs whose gradients
+//! are summed in slice order, element by element. The same seed gives bit-identical
+//! weights on 1 or 16 threads. These bitwise guarantees hold for one build on one
+//! machine: ndarray's matrix products come from `matrixmultiply`, which picks its kernel
+//! (AVX2/FMA, SSE2, ...) from the CPU at run time, so another CPU may round differently;
+//! and a BLAS backend (not used by this crate) would give up the guarantees.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -51,30 +84,48 @@ pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod optim;
-pub mod parallel;
 pub mod scoring;
 pub mod source;
 pub mod synth;
 pub mod train;
 
-pub use activation::{Activation, LEAKY_RELU_SLOPE};
-pub use combiner::{
-    AbsDiff, Combiner, Concat, ConcatSwapAverage, LinearDecomposition, Max, PairCombiner, Product,
-    Similarity, SquaredDiff, Stack, Sum,
-};
+// The types most programs need, at the root.
+pub use combiner::{Combiner, PairCombiner};
 pub use data::{PairData, PairDataset};
 pub use error::{Error, Result};
-pub use eval::{
-    AsymmetryReport, EvalRow, EvalTable, Evaluation, ThresholdReport, asymmetry, evaluate,
-};
-pub use head::{DistanceHead, Head, HeadConfig};
+pub use eval::evaluate;
+pub use head::HeadConfig;
 pub use ids::IdScorer;
-pub use indexed::{ItemPairs, SplitReport};
-pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
-pub use mlp::{Mlp, MlpConfig};
-pub use model::{EncoderConfig, FORMAT_VERSION, PairClassifier, PairClassifierBuilder};
+pub use indexed::ItemPairs;
+pub use mlp::MlpConfig;
+pub use model::{EncoderConfig, PairClassifier};
 pub use optim::Optimizer;
-pub use parallel::{MAX_THREADS, TRAIN_SLICE, num_threads, set_num_threads};
-pub use source::{CheckedPairs, PairSource};
+pub use source::PairSource;
 pub use synth::ClusterTask;
-pub use train::{Control, EpochStats, History, TrainConfig, TrainObserver};
+pub use train::TrainConfig;
+
+// Version 0.1 re-exported every public item at the root. These paths still compile,
+// but the documentation shows each item in its module only.
+#[doc(hidden)]
+pub use activation::{Activation, LEAKY_RELU_SLOPE};
+#[doc(hidden)]
+pub use combiner::{
+    AbsDiff, Concat, ConcatSwapAverage, LinearDecomposition, Max, Product, Similarity,
+    SquaredDiff, Stack, Sum,
+};
+#[doc(hidden)]
+pub use eval::{AsymmetryReport, EvalRow, EvalTable, Evaluation, ThresholdReport, asymmetry};
+#[doc(hidden)]
+pub use head::{DistanceHead, Head};
+#[doc(hidden)]
+pub use indexed::SplitReport;
+#[doc(hidden)]
+pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
+#[doc(hidden)]
+pub use mlp::Mlp;
+#[doc(hidden)]
+pub use source::CheckedPairs;
+#[doc(hidden)]
+pub use model::{FORMAT_VERSION, PairClassifierBuilder};
+#[doc(hidden)]
+pub use train::{Control, EpochStats, History, TrainObserver};

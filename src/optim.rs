@@ -8,9 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::combiner::PairCombiner;
 use crate::error::{Error, Result};
-use crate::model::{Grads, PairClassifier};
 
 /// An optimizer and its hyperparameters. Build with [`Optimizer::adam`] or
 /// [`Optimizer::sgd`]; values are checked when training starts.
@@ -102,7 +100,12 @@ fn check_unit(field: &'static str, v: f32) -> Result<()> {
     }
 }
 
-/// Optimizer state, one slot per parameter tensor in visiting order.
+/// Elements per parallel task in an optimizer step: tensors up to this size are updated
+/// on the calling thread.
+const STEP_CHUNK: usize = 8192;
+
+/// Optimizer state, one slot per parameter tensor in visiting order. It sees parameter
+/// and gradient slices, never the model: `fit` hands it the model's tensors one by one.
 pub(crate) struct OptState {
     opt: Optimizer,
     weight_decay: f32,
@@ -122,46 +125,117 @@ impl OptState {
         }
     }
 
-    /// One update of every parameter of `model` from `grads`.
-    pub(crate) fn step<C: PairCombiner>(&mut self, model: &mut PairClassifier<C>, grads: &Grads) {
+    /// One update of every parameter tensor. `for_each_tensor` calls its argument once per
+    /// `(parameters, gradient)` pair of slices, always in the same order. Returns whether
+    /// every updated parameter is finite.
+    ///
+    /// The update is element-wise, so splitting a large tensor over the rayon pool gives
+    /// the same bits as one thread.
+    pub(crate) fn step(
+        &mut self,
+        for_each_tensor: impl FnOnce(&mut dyn FnMut(&mut [f32], &[f32])),
+    ) -> bool {
         self.t = self.t.saturating_add(1);
-        let t = self.t;
-        let wd = self.weight_decay;
-        let opt = self.opt.clone();
+        let rule = Rule::new(&self.opt, self.t, self.weight_decay);
         let (ms, vs) = (&mut self.m, &mut self.v);
         let mut slot = 0usize;
-        model.visit_params(Some(grads), &mut |p, g| {
-            if ms.len() <= slot {
+        let mut finite = true;
+        for_each_tensor(&mut |p, g| {
+            assert_eq!(p.len(), g.len(), "gradient of tensor {slot} has the wrong length");
+            if ms.len() == slot {
                 ms.push(vec![0.0; p.len()]);
                 vs.push(vec![0.0; p.len()]);
             }
             let (m, v) = (&mut ms[slot], &mut vs[slot]);
-            match opt {
-                Optimizer::Adam {
-                    lr,
-                    beta1,
-                    beta2,
-                    eps,
-                } => {
-                    let bc1 = 1.0 - beta1.powi(t);
-                    let bc2 = 1.0 - beta2.powi(t);
-                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                    {
-                        *m = beta1 * *m + (1.0 - beta1) * g;
-                        *v = beta2 * *v + (1.0 - beta2) * g * g;
-                        let update = (*m / bc1) / ((*v / bc2).sqrt() + eps);
-                        *p -= lr * (update + wd * *p);
-                    }
-                }
-                Optimizer::Sgd { lr, momentum } => {
-                    for ((p, &g), b) in p.iter_mut().zip(g).zip(m.iter_mut()) {
-                        let g = g + wd * *p;
-                        *b = momentum * *b + g;
-                        *p -= lr * *b;
-                    }
-                }
-            }
+            assert_eq!(m.len(), p.len(), "optimizer state of tensor {slot} has the wrong length");
+            finite &= if p.len() <= STEP_CHUNK {
+                rule.apply(p, g, m, v)
+            } else {
+                use rayon::prelude::*;
+                p.par_chunks_mut(STEP_CHUNK)
+                    .zip(g.par_chunks(STEP_CHUNK))
+                    .zip(m.par_chunks_mut(STEP_CHUNK))
+                    .zip(v.par_chunks_mut(STEP_CHUNK))
+                    .map(|(((p, g), m), v)| rule.apply(p, g, m, v))
+                    .reduce(|| true, |a, b| a & b)
+            };
             slot += 1;
         });
+        finite
+    }
+}
+
+/// The update rule of one step, with its bias corrections worked out.
+#[derive(Clone, Copy)]
+enum Rule {
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+        bc1: f32,
+        bc2: f32,
+        wd: f32,
+    },
+    Sgd {
+        lr: f32,
+        momentum: f32,
+        wd: f32,
+    },
+}
+
+impl Rule {
+    fn new(opt: &Optimizer, t: i32, wd: f32) -> Self {
+        match *opt {
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => Rule::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                bc1: 1.0 - beta1.powi(t),
+                bc2: 1.0 - beta2.powi(t),
+                wd,
+            },
+            Optimizer::Sgd { lr, momentum } => Rule::Sgd { lr, momentum, wd },
+        }
+    }
+
+    /// Updates `p` in place (`m`, `v`: the optimizer's state for these elements); returns
+    /// whether every new value is finite.
+    fn apply(&self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) -> bool {
+        let mut finite = true;
+        match *self {
+            Rule::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                bc1,
+                bc2,
+                wd,
+            } => {
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    *m = beta1 * *m + (1.0 - beta1) * g;
+                    *v = beta2 * *v + (1.0 - beta2) * g * g;
+                    let update = (*m / bc1) / ((*v / bc2).sqrt() + eps);
+                    *p -= lr * (update + wd * *p);
+                    finite &= p.is_finite();
+                }
+            }
+            Rule::Sgd { lr, momentum, wd } => {
+                for ((p, &g), b) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                    let g = g + wd * *p;
+                    *b = momentum * *b + g;
+                    *p -= lr * *b;
+                    finite &= p.is_finite();
+                }
+            }
+        }
+        finite
     }
 }

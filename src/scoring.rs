@@ -16,11 +16,15 @@
 //! combine the precomputed item encodings per pair and agree with the pair API bit for bit.
 //!
 //! Results stream to a callback in blocks, so memory does not grow with the number of pairs.
+//! Blocks are scored on the threads of the current rayon pool. A logit that overflows
+//! `f32` (huge but finite items) stops the call with [`Error::NonFiniteLogit`], whose
+//! `row` counts the pairs in the order the callback would have seen them.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use ndarray::{Array2, ArrayView2, CowArray, Ix2, s};
+use rayon::prelude::*;
 
 use crate::activation::Activation;
 use crate::combiner::{LinearDecomposition, PairCombiner};
@@ -145,11 +149,10 @@ impl<C: PairCombiner> PairClassifier<C> {
             })
         };
         self.score_stream(&pq, &pi, next, &mut |q, item, logit| {
-            if let Some(heap) = heaps.get_mut(q) {
-                heap.push(std::cmp::Reverse(Scored { logit, index: item }));
-                if heap.len() > k {
-                    heap.pop();
-                }
+            let heap = &mut heaps[q];
+            heap.push(std::cmp::Reverse(Scored { logit, index: item }));
+            if heap.len() > k {
+                heap.pop();
             }
         })?;
         Ok(heaps
@@ -171,8 +174,10 @@ impl<C: PairCombiner> PairClassifier<C> {
         mut next: impl FnMut() -> Option<(usize, usize)>,
         emit: &mut dyn FnMut(usize, usize, f32),
     ) -> Result<()> {
-        let threads = crate::parallel::num_threads();
-        let mut slots = self.slots(threads, pa);
+        // One slot per thread of the current rayon pool: each holds a block of pairs.
+        let mut slots = self.slots(rayon::current_num_threads(), pa);
+        // Pairs handed to `emit` so far: the row of a non-finite logit.
+        let mut emitted = 0usize;
         loop {
             let mut used = 0;
             for slot in slots.iter_mut() {
@@ -191,13 +196,23 @@ impl<C: PairCombiner> PairClassifier<C> {
                 return Ok(());
             }
             let active = &mut slots[..used];
-            let results =
-                crate::parallel::map_mut(active, threads, |_, slot| self.score_block(pa, pb, slot));
+            let results: Vec<Result<()>> = active
+                .par_iter_mut()
+                .map(|slot| self.score_block(pa, pb, slot))
+                .collect();
             results.into_iter().collect::<Result<Vec<()>>>()?;
             for slot in active.iter() {
-                for (&(a, b), &l) in slot.pairs.iter().zip(&slot.out) {
+                let logits = &slot.out[..slot.pairs.len()];
+                if let Some(r) = logits.iter().position(|l| !l.is_finite()) {
+                    return Err(Error::NonFiniteLogit {
+                        row: emitted + r,
+                        value: logits[r],
+                    });
+                }
+                for (&(a, b), &l) in slot.pairs.iter().zip(logits) {
                     emit(a, b, l);
                 }
+                emitted += slot.pairs.len();
             }
         }
     }
@@ -218,7 +233,7 @@ impl<C: PairCombiner> PairClassifier<C> {
 
     /// The MLP head and its decomposition, when the fast path applies.
     fn linear_head(&self) -> Option<(&Mlp, LinearDecomposition)> {
-        match (&self.head, self.combiner.linear_decomposition()) {
+        match (self.head(), self.combiner().linear_decomposition()) {
             (_, LinearDecomposition::None) => None,
             (Head::Mlp(m), d) => Some((m, d)),
             _ => None,
@@ -227,7 +242,7 @@ impl<C: PairCombiner> PairClassifier<C> {
 
     /// Encodes the items (once each) and, on the fast path, multiplies by the first layer.
     fn prepare<'a>(&self, items: ArrayView2<'a, f32>) -> Result<Prepared<'a>> {
-        let encoded: CowArray<'a, f32, Ix2> = match &self.encoder {
+        let encoded: CowArray<'a, f32, Ix2> = match self.encoder() {
             None => CowArray::from(items),
             Some(enc) => {
                 let n = items.nrows();
@@ -272,7 +287,7 @@ impl<C: PairCombiner> PairClassifier<C> {
             Prepared::Encoded(m) => m.ncols(),
             Prepared::Linear { .. } => 0,
         };
-        let v = self.combiner.n_views();
+        let v = self.combiner().n_views();
         (0..threads.max(1))
             .map(|_| Slot {
                 pairs: Vec::with_capacity(BLOCK),
@@ -280,7 +295,7 @@ impl<C: PairCombiner> PairClassifier<C> {
                 x: Array2::zeros((if e > 0 { PREDICT_CHUNK } else { 0 }, e)),
                 y: Array2::zeros((if e > 0 { PREDICT_CHUNK } else { 0 }, e)),
                 work: self.work(if e > 0 { PREDICT_CHUNK } else { 0 }),
-                mlp: match (&self.head, prep) {
+                mlp: match (self.head(), prep) {
                     (Head::Mlp(m), Prepared::Linear { .. }) => {
                         // Only heads that are not fused need room for the whole block.
                         let rows = if m.one_hidden_to_scalar().is_some() {
@@ -315,21 +330,16 @@ impl<C: PairCombiner> PairClassifier<C> {
                         &mut slot.work,
                     )?;
                     let start = c * PREDICT_CHUNK;
-                    slot.out[start..start + k].copy_from_slice(&slot.work.logits[..k]);
+                    slot.out[start..start + k].copy_from_slice(slot.work.logits(k));
                 }
             }
             (Prepared::Linear { p1: a1, p2: a2 }, Prepared::Linear { p1: b1, p2: b2 }) => {
-                let (Some((mlp, dec)), Some(ws)) = (self.linear_head(), slot.mlp.as_mut()) else {
-                    return Err(Error::Unsupported(
-                        "no linear head for the fast path".into(),
-                    ));
-                };
-                let Some((_, bias)) = mlp.first_layer() else {
-                    return Err(Error::Unsupported("head has no layer".into()));
-                };
-                let Some(bias) = bias.as_slice() else {
-                    return Err(Error::Unsupported("bias not contiguous".into()));
-                };
+                // `prepare` made linear parts only for a linear head, and `slots` gave
+                // each slot its MLP buffers then.
+                let (mlp, dec) = self
+                    .linear_head()
+                    .expect("linear parts come from a linear head");
+                let ws = slot.mlp.as_mut().expect("slots for linear parts have MLP buffers");
                 let two = dec == LinearDecomposition::SplitSwap;
                 if let Some((b0, w1, b1_out)) = mlp.one_hidden_to_scalar() {
                     // Fused: first layer from the per-item parts, activation and the
@@ -344,16 +354,18 @@ impl<C: PairCombiner> PairClassifier<C> {
                             l0
                         };
                     }
-                    let _ = bias;
                     return Ok(());
                 }
+                let (_, bias) = mlp.first_layer().expect("an MLP has a first layer");
+                let bias = bias.as_slice().expect("validated layers are contiguous");
                 let views = if two { 2 } else { 1 };
-                if let Some(mut z) = ws.first_preact_mut(views * n) {
-                    for (r, &(a, b)) in slot.pairs.iter().enumerate() {
-                        preact_into(z.row_mut(r), row(a1, a), row(b2, b), bias);
-                        if two {
-                            preact_into(z.row_mut(n + r), row(b1, b), row(a2, a), bias);
-                        }
+                let mut z = ws
+                    .first_preact_mut(views * n)
+                    .expect("an MLP has a first layer");
+                for (r, &(a, b)) in slot.pairs.iter().enumerate() {
+                    preact_into(z.row_mut(r), row(a1, a), row(b2, b), bias);
+                    if two {
+                        preact_into(z.row_mut(n + r), row(b1, b), row(a2, a), bias);
                     }
                 }
                 mlp.forward_after_first(views * n, ws);
@@ -366,7 +378,7 @@ impl<C: PairCombiner> PairClassifier<C> {
                     };
                 }
             }
-            _ => return Err(Error::Unsupported("mixed item preparations".into())),
+            _ => unreachable!("both item sets are prepared by the same model"),
         }
         Ok(())
     }
@@ -391,7 +403,11 @@ fn fused_logit(u: &[f32], v: &[f32], b: &[f32], w: &[f32], c: f32, act: Activati
 #[inline(always)]
 fn fused_with(u: &[f32], v: &[f32], b: &[f32], w: &[f32], c: f32, f: impl Fn(f32) -> f32) -> f32 {
     const L: usize = 8;
-    let h = u.len().min(v.len()).min(b.len()).min(w.len());
+    let h = u.len();
+    debug_assert!(
+        v.len() == h && b.len() == h && w.len() == h,
+        "fused first layer: parts of one width"
+    );
     let (u, v, b, w) = (&u[..h], &v[..h], &b[..h], &w[..h]);
     let mut acc = [0.0f32; L];
     let (uc, vc, bc, wc) = (
@@ -422,10 +438,8 @@ fn fused_with(u: &[f32], v: &[f32], b: &[f32], w: &[f32], c: f32, f: impl Fn(f32
     sum + c
 }
 
-/// Row `i` of a standard-layout matrix as a slice (empty if out of range).
+/// Row `i` of a standard-layout matrix as a slice.
 fn row(m: &Array2<f32>, i: usize) -> &[f32] {
     let w = m.ncols();
-    m.as_slice()
-        .and_then(|s| s.get(i * w..(i + 1) * w))
-        .unwrap_or(&[])
+    &m.as_slice().expect("prepared parts are standard layout")[i * w..(i + 1) * w]
 }

@@ -14,6 +14,7 @@ use ndarray::Axis;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::combiner::PairCombiner;
@@ -22,7 +23,21 @@ use crate::error::{Error, Result};
 use crate::loss::bce_batch;
 use crate::model::{Grads, PairClassifier, Work};
 use crate::optim::{OptState, Optimizer};
-use crate::parallel::TRAIN_SLICE;
+
+/// Pairs per training slice: a mini-batch is cut into slices of this many pairs, each
+/// slice's gradient computed on its own (on any thread of the pool), and the slice
+/// gradients summed in slice order. Fixed, so that weights do not depend on the thread
+/// count; small, so that the default batch of 64 pairs already feeds two threads (and
+/// so that a slice's halves stay within one matrixmultiply depth block, which keeps
+/// gradients exactly symmetric).
+pub(crate) const TRAIN_SLICE: usize = 32;
+
+/// Most slices whose gradients are held at once; larger batches (and
+/// [`PairClassifier::loss_gradient`] on a large dataset) run in rounds of this many.
+const MAX_SLOTS: usize = 64;
+
+/// Elements per parallel task when slice gradients are summed.
+const REDUCE_CHUNK: usize = 8192;
 
 /// Training settings. Every setter states its default; [`TrainConfig::check`] (run by
 /// `fit` before anything else) rejects invalid values with [`Error::InvalidConfig`].
@@ -270,19 +285,8 @@ impl<C: PairCombiner> PairClassifier<C> {
         let n = train.len();
         let bs = config.batch_size.min(n);
         let doubled = config.doubles_batch();
-        // Each mini-batch is cut into fixed slices of TRAIN_SLICE pairs (with their swapped
-        // copies, if any), so that a slice is self-contained: forward, loss, backward.
-        let n_slots = bs.div_ceil(TRAIN_SLICE);
-        // Rows per slice: its pairs, plus their swapped copies when both orders are trained.
-        let slice_rows = TRAIN_SLICE.min(bs) * if doubled { 2 } else { 1 };
-        let mut slots: Vec<Slot> = (0..n_slots)
-            .map(|_| Slot {
-                work: self.work(slice_rows),
-                grads: self.zero_grads(),
-                labels: vec![0.0; slice_rows],
-                d_logits: vec![0.0; slice_rows],
-            })
-            .collect();
+        let mut slots = self.train_slots(bs, doubled);
+        let mut grads = self.zero_grads();
         let mut opt = OptState::new(config.optimizer.clone(), config.weight_decay);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let mut order: Vec<usize> = (0..n).collect();
@@ -298,25 +302,16 @@ impl<C: PairCombiner> PairClassifier<C> {
             let mut pen_sum = 0.0f64;
             for (batch, idx) in order.chunks(bs).enumerate() {
                 let k = idx.len();
-                let scale = BatchScale {
-                    bce: 1.0 / (rows_per_pair * k as f64) as f32,
-                    pen: 1.0 / k as f32,
+                let spec = LossSpec {
+                    pos_weight: config.pos_weight,
+                    consistency: config.consistency,
+                    swap_augment: config.swap_augment,
+                    bce_scale: 1.0 / (rows_per_pair * k as f64) as f32,
+                    pen_scale: 1.0 / k as f32,
                 };
-                let active = &mut slots[..k.div_ceil(TRAIN_SLICE)];
-                let this: &Self = self;
-                let threads = crate::parallel::num_threads();
-                let sums = crate::parallel::map_mut(active, threads, |s, slot| {
-                    let end = ((s + 1) * TRAIN_SLICE).min(k);
-                    let pairs = idx.get(s * TRAIN_SLICE..end).unwrap_or(&[]);
-                    this.train_slice(train, pairs, slot, config, scale)
-                });
-                let (mut bce_sum, mut batch_pen) = (0.0f64, 0.0f64);
-                for r in sums {
-                    let (b, p) = r?;
-                    bce_sum += b;
-                    batch_pen += p;
-                }
-                let loss = bce_sum * f64::from(scale.bce)
+                let (bce_sum, batch_pen) =
+                    self.batch_gradient(train, idx, &spec, &mut slots, &mut grads)?;
+                let loss = bce_sum * f64::from(spec.bce_scale)
                     + f64::from(config.consistency) * batch_pen / k as f64;
                 if !loss.is_finite() {
                     return Err(Error::Diverged {
@@ -327,14 +322,8 @@ impl<C: PairCombiner> PairClassifier<C> {
                 }
                 loss_sum += bce_sum;
                 pen_sum += batch_pen;
-                let (first, rest) = active.split_at_mut(1);
-                let grads = &mut first[0].grads;
-                for other in rest.iter() {
-                    grads.add_assign(&other.grads);
-                }
                 self.copy_params_into(&mut backup);
-                opt.step(self, grads);
-                if !self.params_finite() {
+                if !opt.step(|f| self.visit_params(Some(&grads), f)) {
                     self.set_flat_params(&backup);
                     return Err(Error::Diverged {
                         epoch,
@@ -407,20 +396,69 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok((total / data.len() as f64, auc))
     }
 
+    /// Buffers for the slices of a mini-batch of `batch` pairs (at most [`MAX_SLOTS`]).
+    fn train_slots(&self, batch: usize, doubled: bool) -> Vec<Slot> {
+        let pairs = TRAIN_SLICE.min(batch);
+        // Rows per slice: its pairs, plus their swapped copies when both orders are trained.
+        let rows = pairs * if doubled { 2 } else { 1 };
+        (0..batch.div_ceil(TRAIN_SLICE).min(MAX_SLOTS))
+            .map(|_| Slot {
+                work: self.work(rows),
+                grads: self.zero_grads(),
+                labels: vec![0.0; rows],
+                d_logits: vec![0.0; rows],
+            })
+            .collect()
+    }
+
+    /// Gradient of the loss `spec` over the pairs `idx` of `data`, into `total`
+    /// (overwritten). Returns the BCE sum and the consistency-penalty sum (before `lambda`).
+    ///
+    /// The pairs are cut into slices of [`TRAIN_SLICE`]; the slices of a round run in
+    /// parallel on the current rayon pool, and `total` is the sum of the slice gradients
+    /// in slice order, element by element: the same bits for any number of threads, and
+    /// for `(y, x)` as for `(x, y)` with a symmetric model.
+    fn batch_gradient(
+        &self,
+        data: &dyn PairData,
+        idx: &[usize],
+        spec: &LossSpec,
+        slots: &mut [Slot],
+        total: &mut Grads,
+    ) -> Result<(f64, f64)> {
+        assert!(!slots.is_empty(), "at least one slice buffer");
+        let (mut bce, mut pen) = (0.0f64, 0.0f64);
+        let round = slots.len() * TRAIN_SLICE;
+        for (r, pairs) in idx.chunks(round).enumerate() {
+            let active = &mut slots[..pairs.len().div_ceil(TRAIN_SLICE)];
+            let sums: Vec<Result<(f64, f64)>> = active
+                .par_iter_mut()
+                .zip(pairs.par_chunks(TRAIN_SLICE))
+                .map(|(slot, slice)| self.train_slice(data, slice, slot, spec))
+                .collect();
+            for s in sums {
+                let (b, p) = s?;
+                bce += b;
+                pen += p;
+            }
+            add_slot_grads(total, active, r == 0);
+        }
+        Ok((bce, pen))
+    }
+
     /// Forward, loss and backward for one slice of a mini-batch: the `pairs` (indices into
-    /// `data`) and, when the configuration trains both orders, their swapped copies. Writes
-    /// the slice's gradient into `slot.grads`; returns the slice's BCE sum and consistency
+    /// `data`) and, when the loss trains both orders, their swapped copies. Writes the
+    /// slice's gradient into `slot.grads`; returns the slice's BCE sum and consistency
     /// penalty sum (before `lambda`).
     fn train_slice(
         &self,
         data: &dyn PairData,
         pairs: &[usize],
         slot: &mut Slot,
-        config: &TrainConfig,
-        scale: BatchScale,
+        spec: &LossSpec,
     ) -> Result<(f64, f64)> {
         let p = pairs.len();
-        let doubled = config.doubles_batch();
+        let doubled = spec.doubled();
         let m = if doubled { 2 * p } else { p };
         let Slot {
             work,
@@ -430,7 +468,7 @@ impl<C: PairCombiner> PairClassifier<C> {
         } = slot;
         {
             // x rows 0..m, y rows m..2m; rows p..2p of each are the swapped copies.
-            let (xs, ys) = work.inp.view_mut().split_at(Axis(0), m);
+            let (xs, ys) = work.inputs_mut(m);
             let (x1, x2) = xs.split_at(Axis(0), p);
             let (y1, y2) = ys.split_at(Axis(0), p);
             data.gather(pairs, x1, y1);
@@ -440,36 +478,90 @@ impl<C: PairCombiner> PairClassifier<C> {
         }
         let all_labels = data.labels();
         for (r, &i) in pairs.iter().enumerate() {
-            let t = all_labels.get(i).copied().unwrap_or(0.0);
+            let t = all_labels[i];
             labels[r] = t;
             if doubled {
                 labels[p + r] = t;
             }
         }
         self.forward_stacked(m, work)?;
-        let logits = &work.logits[..m];
-        let bce_rows = if config.swap_augment { m } else { p };
+        let logits = work.logits(m);
+        let bce_rows = if spec.swap_augment { m } else { p };
         d_logits[..m].fill(0.0);
         let bce = bce_batch(
             &logits[..bce_rows],
             &labels[..bce_rows],
-            config.pos_weight,
-            scale.bce,
+            spec.pos_weight,
+            spec.bce_scale,
             &mut d_logits[..bce_rows],
         );
         let mut pen = 0.0f64;
         if doubled {
-            let lambda = config.consistency;
+            let lambda = spec.consistency;
             for i in 0..p {
                 let diff = logits[i] - logits[p + i];
                 pen += f64::from(diff) * f64::from(diff);
-                let g = 2.0 * lambda * diff * scale.pen;
+                let g = 2.0 * lambda * diff * spec.pen_scale;
                 d_logits[i] += g;
                 d_logits[p + i] -= g;
             }
         }
         self.backward_stacked(m, &d_logits[..m], work, grads)?;
         Ok((bce, pen))
+    }
+
+    /// Mean binary cross-entropy over `data` (positive weight 1) and its gradient with
+    /// respect to [`parameters`](Self::parameters). Meant for checks (finite differences,
+    /// symmetry of gradients) and for custom optimisers.
+    ///
+    /// Computed as training computes a batch (slices of a fixed number of pairs, summed in
+    /// order), so for a symmetric model `loss_gradient(data)` and
+    /// `loss_gradient(data.swapped())` agree bit for bit at any dataset size, and the
+    /// result does not depend on the thread count.
+    pub fn loss_gradient(&self, data: &dyn PairData) -> Result<(f64, Vec<f32>)> {
+        self.check_data(data, "data")?;
+        let n = data.len();
+        let idx: Vec<usize> = (0..n).collect();
+        let spec = LossSpec {
+            pos_weight: 1.0,
+            consistency: 0.0,
+            swap_augment: false,
+            bce_scale: 1.0 / n as f32,
+            pen_scale: 1.0 / n as f32,
+        };
+        let mut slots = self.train_slots(n, false);
+        let mut total = self.zero_grads();
+        let (bce, _) = self.batch_gradient(data, &idx, &spec, &mut slots, &mut total)?;
+        Ok((bce / n as f64, self.flat_grads(&total)))
+    }
+}
+
+/// Adds the slots' gradients to `total` element by element in slot order (after copying
+/// the first one over it when `overwrite`). Large tensors are split over the rayon pool;
+/// each element's sum keeps its order, so the bits do not depend on the thread count.
+fn add_slot_grads(total: &mut Grads, slots: &[Slot], overwrite: bool) {
+    let srcs: Vec<Vec<&[f32]>> = slots.iter().map(|s| s.grads.tensors()).collect();
+    for (t, dst) in total.tensors_mut().into_iter().enumerate() {
+        let add = |c: usize, d: &mut [f32]| {
+            let lo = c * REDUCE_CHUNK;
+            for (k, src) in srcs.iter().enumerate() {
+                let s = &src[t][lo..lo + d.len()];
+                if k == 0 && overwrite {
+                    d.copy_from_slice(s);
+                } else {
+                    for (a, &b) in d.iter_mut().zip(s) {
+                        *a += b;
+                    }
+                }
+            }
+        };
+        if dst.len() <= REDUCE_CHUNK {
+            add(0, dst);
+        } else {
+            dst.par_chunks_mut(REDUCE_CHUNK)
+                .enumerate()
+                .for_each(|(c, d)| add(c, d));
+        }
     }
 }
 
@@ -481,9 +573,19 @@ struct Slot {
     d_logits: Vec<f32>,
 }
 
-/// Loss scales of one mini-batch: 1 over the BCE rows, 1 over the pairs.
-#[derive(Clone, Copy)]
-struct BatchScale {
-    bce: f32,
-    pen: f32,
+/// The loss of one mini-batch: its settings and its scales (1 over the BCE rows, 1 over
+/// the pairs).
+struct LossSpec {
+    pos_weight: f32,
+    consistency: f32,
+    swap_augment: bool,
+    bce_scale: f32,
+    pen_scale: f32,
+}
+
+impl LossSpec {
+    /// Whether each pair is also run in the order `(y, x)`.
+    fn doubled(&self) -> bool {
+        self.swap_augment || self.consistency > 0.0
+    }
 }

@@ -1,19 +1,27 @@
-//! Results do not depend on the number of threads.
+//! Results do not depend on the number of threads: sympair runs on the rayon pool it is
+//! called from, and pools of one and two threads give the same bits.
 
 mod common;
 
 use common::bits;
-use sympair::{
-    ClusterTask, Combiner, EncoderConfig, MlpConfig, PairClassifier, TrainConfig, set_num_threads,
-};
+use sympair::{ClusterTask, Combiner, EncoderConfig, MlpConfig, PairClassifier, TrainConfig};
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool")
+}
 
 #[test]
-fn weights_and_predictions_are_bitwise_identical_for_one_and_two_threads() {
+fn weights_and_predictions_are_bitwise_identical_on_pools_of_one_and_two_threads() {
     let task = ClusterTask::new(12, 4).unwrap();
     let train = task.generate(1500, 1).unwrap();
     let test = task.generate(1200, 2).unwrap();
     let configs = [
-        // Batches of 300 pairs are cut into three slices: 2 threads split them 2 + 1.
+        // The default batch of 64 pairs: two slices of 32, one per thread.
+        TrainConfig::new().with_epochs(2).with_seed(4),
+        // Batches of 300 pairs: ten slices, the last one short.
         TrainConfig::new()
             .with_epochs(2)
             .with_batch_size(300)
@@ -24,35 +32,61 @@ fn weights_and_predictions_are_bitwise_identical_for_one_and_two_threads() {
             .with_consistency(0.5)
             .with_seed(4),
     ];
+    let pools = [pool(1), pool(2)];
     for combiner in [
         Combiner::AbsDiff,
         Combiner::ConcatSwapAverage,
         Combiner::Concat,
     ] {
         for cfg in &configs {
-            let mut runs = Vec::new();
-            for threads in [1, 2] {
-                set_num_threads(threads);
-                let mut m = PairClassifier::builder(12, combiner.clone())
-                    .encoder(EncoderConfig::new(MlpConfig::new([16]).unwrap(), 8).unwrap())
-                    .seed(3)
-                    .build()
-                    .unwrap();
-                m.fit(&train, Some(&test), cfg).unwrap();
-                let logits = m.predict_logits(test.left(), test.right()).unwrap();
-                runs.push((bits(&m.parameters()), bits(logits.as_slice().unwrap())));
-            }
-            set_num_threads(0);
+            let runs: Vec<_> = pools
+                .iter()
+                .map(|p| {
+                    p.install(|| {
+                        let mut m = PairClassifier::builder(12, combiner.clone())
+                            .encoder(EncoderConfig::new(MlpConfig::new([16]).unwrap(), 8).unwrap())
+                            .seed(3)
+                            .build()
+                            .unwrap();
+                        m.fit(&train, Some(&test), cfg).unwrap();
+                        let logits = m.predict_logits(test.left(), test.right()).unwrap();
+                        let (_, grad) = m.loss_gradient(&test).unwrap();
+                        (bits(&m.parameters()), bits(logits.as_slice().unwrap()), bits(&grad))
+                    })
+                })
+                .collect();
             assert_eq!(runs[0].0, runs[1].0, "{combiner}: weights differ");
             assert_eq!(runs[0].1, runs[1].1, "{combiner}: predictions differ");
+            assert_eq!(runs[0].2, runs[1].2, "{combiner}: gradients differ");
         }
     }
 }
 
 #[test]
-fn absurd_thread_counts_are_capped() {
-    set_num_threads(usize::MAX);
-    assert_eq!(sympair::num_threads(), sympair::MAX_THREADS);
-    set_num_threads(0);
-    assert!(sympair::num_threads() >= 1);
+fn all_pairs_scores_are_bitwise_identical_on_pools_of_one_and_two_threads() {
+    let items = ClusterTask::new(6, 3)
+        .unwrap()
+        .generate(300, 7)
+        .unwrap()
+        .left()
+        .to_owned();
+    for combiner in [Combiner::Sum, Combiner::AbsDiff, Combiner::ConcatSwapAverage] {
+        let model = PairClassifier::builder(6, combiner.clone())
+            .seed(2)
+            .build()
+            .unwrap();
+        let runs: Vec<Vec<u32>> = [pool(1), pool(2)]
+            .iter()
+            .map(|p| {
+                p.install(|| {
+                    let mut out = Vec::new();
+                    model
+                        .score_all_pairs(items.view(), |_, _, l| out.push(l.to_bits()))
+                        .unwrap();
+                    out
+                })
+            })
+            .collect();
+        assert_eq!(runs[0], runs[1], "{combiner}");
+    }
 }
