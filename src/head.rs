@@ -46,9 +46,33 @@ impl Default for HeadConfig {
 
 /// The distance head's state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawDistanceHead")]
 pub struct DistanceHead {
     log_scale: f32,
     learn_scale: bool,
+}
+
+/// The serde form of [`DistanceHead`] before its check.
+#[derive(Deserialize)]
+struct RawDistanceHead {
+    log_scale: f32,
+    learn_scale: bool,
+}
+
+impl TryFrom<RawDistanceHead> for DistanceHead {
+    type Error = Error;
+    fn try_from(raw: RawDistanceHead) -> Result<Self> {
+        let mut head = Head::Distance(DistanceHead {
+            log_scale: raw.log_scale,
+            learn_scale: raw.learn_scale,
+        });
+        // The distance head takes rows of any width.
+        head.validate(1)?;
+        match head {
+            Head::Distance(d) => Ok(d),
+            Head::Mlp(_) => unreachable!("built as a distance head"),
+        }
+    }
 }
 
 impl DistanceHead {
@@ -64,12 +88,35 @@ impl DistanceHead {
 
 /// A built head (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "RawHead")]
 pub enum Head {
     /// MLP head.
     Mlp(Mlp),
     /// Distance head.
     Distance(DistanceHead),
+}
+
+/// The serde form of [`Head`] before its check (each part validates itself; an MLP head
+/// must also end in one logit).
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawHead {
+    Mlp(Mlp),
+    Distance(DistanceHead),
+}
+
+impl TryFrom<RawHead> for Head {
+    type Error = Error;
+    fn try_from(raw: RawHead) -> Result<Self> {
+        match raw {
+            RawHead::Mlp(m) if m.output_dim() != 1 => Err(Error::Format(format!(
+                "head gives {} outputs, expected 1 logit",
+                m.output_dim()
+            ))),
+            RawHead::Mlp(m) => Ok(Head::Mlp(m)),
+            RawHead::Distance(d) => Ok(Head::Distance(d)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

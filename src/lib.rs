@@ -110,8 +110,8 @@ pub use train::TrainConfig;
 pub use activation::{Activation, LEAKY_RELU_SLOPE};
 #[doc(hidden)]
 pub use combiner::{
-    AbsDiff, Concat, ConcatSwapAverage, LinearDecomposition, Max, Product, Similarity,
-    SquaredDiff, Stack, Sum,
+    AbsDiff, Concat, ConcatSwapAverage, LinearDecomposition, Max, Product, Similarity, SquaredDiff,
+    Stack, Sum,
 };
 #[doc(hidden)]
 pub use eval::{AsymmetryReport, EvalRow, EvalTable, Evaluation, ThresholdReport, asymmetry};

@@ -30,9 +30,24 @@ use crate::error::{Error, Result};
 /// # Ok::<(), sympair::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawMlpConfig")]
 pub struct MlpConfig {
     hidden: Vec<usize>,
     activation: Activation,
+}
+
+/// The serde form of [`MlpConfig`] before the checks of [`MlpConfig::new`].
+#[derive(Deserialize)]
+struct RawMlpConfig {
+    hidden: Vec<usize>,
+    activation: Activation,
+}
+
+impl TryFrom<RawMlpConfig> for MlpConfig {
+    type Error = Error;
+    fn try_from(raw: RawMlpConfig) -> Result<Self> {
+        Ok(MlpConfig::new(raw.hidden)?.with_activation(raw.activation))
+    }
 }
 
 impl Default for MlpConfig {
@@ -97,9 +112,29 @@ pub(crate) struct Linear {
 /// A trained or freshly initialised multi-layer perceptron. Built by
 /// [`PairClassifierBuilder`](crate::PairClassifierBuilder) from an [`MlpConfig`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawMlp")]
 pub struct Mlp {
     layers: Vec<Linear>,
     activation: Activation,
+}
+
+/// The serde form of [`Mlp`] before [`Mlp::validate`].
+#[derive(Deserialize)]
+struct RawMlp {
+    layers: Vec<Linear>,
+    activation: Activation,
+}
+
+impl TryFrom<RawMlp> for Mlp {
+    type Error = Error;
+    fn try_from(raw: RawMlp) -> Result<Self> {
+        let mut mlp = Mlp {
+            layers: raw.layers,
+            activation: raw.activation,
+        };
+        mlp.validate("network")?;
+        Ok(mlp)
+    }
 }
 
 /// Gradients of an [`Mlp`]'s parameters, same shapes as the parameters.

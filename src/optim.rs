@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// An optimizer and its hyperparameters. Build with [`Optimizer::adam`] or
-/// [`Optimizer::sgd`]; values are checked when training starts.
+/// [`Optimizer::sgd`]; values are checked when training starts, and when deserialised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", try_from = "RawOptimizer")]
 pub enum Optimizer {
     /// Adam / AdamW.
     Adam {
@@ -33,6 +33,44 @@ pub enum Optimizer {
         /// Momentum (in `[0, 1)`; 0 for plain SGD).
         momentum: f32,
     },
+}
+
+/// The serde form of [`Optimizer`] before [`Optimizer::check`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawOptimizer {
+    Adam {
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    },
+    Sgd {
+        lr: f32,
+        momentum: f32,
+    },
+}
+
+impl TryFrom<RawOptimizer> for Optimizer {
+    type Error = Error;
+    fn try_from(raw: RawOptimizer) -> Result<Self> {
+        let opt = match raw {
+            RawOptimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            },
+            RawOptimizer::Sgd { lr, momentum } => Optimizer::Sgd { lr, momentum },
+        };
+        opt.check()?;
+        Ok(opt)
+    }
 }
 
 impl Default for Optimizer {
@@ -141,13 +179,21 @@ impl OptState {
         let mut slot = 0usize;
         let mut finite = true;
         for_each_tensor(&mut |p, g| {
-            assert_eq!(p.len(), g.len(), "gradient of tensor {slot} has the wrong length");
+            assert_eq!(
+                p.len(),
+                g.len(),
+                "gradient of tensor {slot} has the wrong length"
+            );
             if ms.len() == slot {
                 ms.push(vec![0.0; p.len()]);
                 vs.push(vec![0.0; p.len()]);
             }
             let (m, v) = (&mut ms[slot], &mut vs[slot]);
-            assert_eq!(m.len(), p.len(), "optimizer state of tensor {slot} has the wrong length");
+            assert_eq!(
+                m.len(),
+                p.len(),
+                "optimizer state of tensor {slot} has the wrong length"
+            );
             finite &= if p.len() <= STEP_CHUNK {
                 rule.apply(p, g, m, v)
             } else {

@@ -339,7 +339,10 @@ impl<C: PairCombiner> PairClassifier<C> {
                 let (mlp, dec) = self
                     .linear_head()
                     .expect("linear parts come from a linear head");
-                let ws = slot.mlp.as_mut().expect("slots for linear parts have MLP buffers");
+                let ws = slot
+                    .mlp
+                    .as_mut()
+                    .expect("slots for linear parts have MLP buffers");
                 let two = dec == LinearDecomposition::SplitSwap;
                 if let Some((b0, w1, b1_out)) = mlp.one_hidden_to_scalar() {
                     // Fused: first layer from the per-item parts, activation and the

@@ -53,7 +53,10 @@ const REDUCE_CHUNK: usize = 8192;
 /// assert!(cfg.check().is_ok());
 /// assert!(TrainConfig::new().with_batch_size(0).check().is_err());
 /// ```
+///
+/// Deserialising runs the same [`check`](TrainConfig::check).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawTrainConfig")]
 pub struct TrainConfig {
     epochs: usize,
     batch_size: usize,
@@ -64,6 +67,39 @@ pub struct TrainConfig {
     pos_weight: f32,
     consistency: f32,
     swap_augment: bool,
+}
+
+/// The serde form of [`TrainConfig`] before [`TrainConfig::check`].
+#[derive(Deserialize)]
+struct RawTrainConfig {
+    epochs: usize,
+    batch_size: usize,
+    optimizer: Optimizer,
+    weight_decay: f32,
+    seed: u64,
+    patience: Option<usize>,
+    pos_weight: f32,
+    consistency: f32,
+    swap_augment: bool,
+}
+
+impl TryFrom<RawTrainConfig> for TrainConfig {
+    type Error = Error;
+    fn try_from(raw: RawTrainConfig) -> Result<Self> {
+        let cfg = TrainConfig {
+            epochs: raw.epochs,
+            batch_size: raw.batch_size,
+            optimizer: raw.optimizer,
+            weight_decay: raw.weight_decay,
+            seed: raw.seed,
+            patience: raw.patience,
+            pos_weight: raw.pos_weight,
+            consistency: raw.consistency,
+            swap_augment: raw.swap_augment,
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
 }
 
 impl Default for TrainConfig {

@@ -51,7 +51,11 @@ fn weights_and_predictions_are_bitwise_identical_on_pools_of_one_and_two_threads
                         m.fit(&train, Some(&test), cfg).unwrap();
                         let logits = m.predict_logits(test.left(), test.right()).unwrap();
                         let (_, grad) = m.loss_gradient(&test).unwrap();
-                        (bits(&m.parameters()), bits(logits.as_slice().unwrap()), bits(&grad))
+                        (
+                            bits(&m.parameters()),
+                            bits(logits.as_slice().unwrap()),
+                            bits(&grad),
+                        )
                     })
                 })
                 .collect();
@@ -70,7 +74,11 @@ fn all_pairs_scores_are_bitwise_identical_on_pools_of_one_and_two_threads() {
         .unwrap()
         .left()
         .to_owned();
-    for combiner in [Combiner::Sum, Combiner::AbsDiff, Combiner::ConcatSwapAverage] {
+    for combiner in [
+        Combiner::Sum,
+        Combiner::AbsDiff,
+        Combiner::ConcatSwapAverage,
+    ] {
         let model = PairClassifier::builder(6, combiner.clone())
             .seed(2)
             .build()

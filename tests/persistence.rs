@@ -169,3 +169,83 @@ fn loading_a_missing_file_is_an_io_error_naming_the_path() {
     let _ = TrainConfig::new();
     let _ = tiny_task(3, 0).len();
 }
+
+/// A combiner type of the user's own: `|x - y| + 1`, symmetric and positive.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct ShiftedAbsDiff;
+
+impl sympair::PairCombiner for ShiftedAbsDiff {
+    fn name(&self) -> String {
+        "shifted_abs_diff".into()
+    }
+    fn output_dim(&self, d: usize) -> usize {
+        d
+    }
+    fn is_symmetric(&self) -> bool {
+        true
+    }
+    fn forward(
+        &self,
+        x: ndarray::ArrayView2<f32>,
+        y: ndarray::ArrayView2<f32>,
+        mut out: ndarray::ArrayViewMut2<f32>,
+    ) -> sympair::Result<()> {
+        ndarray::Zip::from(&mut out)
+            .and(&x)
+            .and(&y)
+            .for_each(|o, &a, &b| *o = (a - b).abs() + 1.0);
+        Ok(())
+    }
+    fn backward(
+        &self,
+        x: ndarray::ArrayView2<f32>,
+        y: ndarray::ArrayView2<f32>,
+        g: ndarray::ArrayView2<f32>,
+        mut dx: ndarray::ArrayViewMut2<f32>,
+        mut dy: ndarray::ArrayViewMut2<f32>,
+    ) -> sympair::Result<()> {
+        ndarray::Zip::from(&mut dx)
+            .and(&mut dy)
+            .and(&x)
+            .and(&y)
+            .and(&g)
+            .for_each(|dx, dy, &a, &b, &g| {
+                let s = if a > b {
+                    1.0
+                } else if a < b {
+                    -1.0
+                } else {
+                    0.0
+                };
+                *dx += g * s;
+                *dy -= g * s;
+            });
+        Ok(())
+    }
+}
+
+#[test]
+fn built_in_models_load_without_annotation_and_custom_combiners_with_load_as() {
+    let path = scratch("annotation.json");
+    let model = trained_model(4, Combiner::Max, 2);
+    model.save(&path).unwrap();
+    let loaded = PairClassifier::load(&path).unwrap(); // no type annotation
+    assert_eq!(loaded, model);
+    let bytes = model.to_json_bytes().unwrap();
+    assert_eq!(PairClassifier::from_json_bytes(&bytes).unwrap(), model);
+
+    let custom = PairClassifier::builder(4, ShiftedAbsDiff)
+        .seed(1)
+        .build()
+        .unwrap();
+    custom.save(&path).unwrap();
+    let back = PairClassifier::load_as::<ShiftedAbsDiff>(&path).unwrap();
+    assert_eq!(back, custom);
+    let back =
+        PairClassifier::from_json_bytes_as::<ShiftedAbsDiff>(&custom.to_json_bytes().unwrap())
+            .unwrap();
+    assert_eq!(back, custom);
+    // A built-in model is not a ShiftedAbsDiff model, and the other way round.
+    assert!(PairClassifier::from_json_bytes_as::<ShiftedAbsDiff>(&bytes).is_err());
+    assert!(PairClassifier::load(&path).is_err());
+}

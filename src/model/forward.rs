@@ -34,8 +34,15 @@ pub(crate) struct Work {
 impl Work {
     /// Where the caller puts the inputs of `n` pairs before
     /// [`forward_stacked`](PairClassifier::forward_stacked): `(x rows, y rows)`, `(n, d)` each.
-    pub(crate) fn inputs_mut(&mut self, n: usize) -> (ArrayViewMut2<'_, f32>, ArrayViewMut2<'_, f32>) {
-        assert!(n <= self.capacity, "{n} pairs in a work buffer for {}", self.capacity);
+    pub(crate) fn inputs_mut(
+        &mut self,
+        n: usize,
+    ) -> (ArrayViewMut2<'_, f32>, ArrayViewMut2<'_, f32>) {
+        assert!(
+            n <= self.capacity,
+            "{n} pairs in a work buffer for {}",
+            self.capacity
+        );
         let (x, rest) = self.inp.view_mut().split_at(Axis(0), n);
         let (y, _) = rest.split_at(Axis(0), n);
         (x, y)
@@ -70,7 +77,11 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// The reference forward pass over `n` pairs whose inputs are already in the work
     /// buffer ([`Work::inputs_mut`]). Mean logits land in [`Work::logits`].
     pub(crate) fn forward_stacked(&self, n: usize, work: &mut Work) -> Result<()> {
-        assert!(n <= work.capacity, "{n} pairs in a work buffer for {}", work.capacity);
+        assert!(
+            n <= work.capacity,
+            "{n} pairs in a work buffer for {}",
+            work.capacity
+        );
         let Work { inp, enc, c, .. } = work;
         let v = self.combiner.n_views();
         let c = c.slice_mut(s![..v * n, ..]);
@@ -131,7 +142,11 @@ impl<C: PairCombiner> PairClassifier<C> {
         work: &'w mut Work,
     ) -> Result<ArrayView2<'w, f32>> {
         let n = ex.nrows();
-        assert!(n <= work.capacity, "{n} pairs in a work buffer for {}", work.capacity);
+        assert!(
+            n <= work.capacity,
+            "{n} pairs in a work buffer for {}",
+            work.capacity
+        );
         let rows = self.combiner.n_views() * n;
         self.combiner
             .forward(ex, ey, work.c.slice_mut(s![..rows, ..]))?;

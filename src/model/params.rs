@@ -125,7 +125,11 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// Copies `flat` (from [`flat_params`](Self::flat_params) of the same model) back in.
     /// A length that differs is a bug of this crate, not a user error: it panics.
     pub(crate) fn set_flat_params(&mut self, flat: &[f32]) {
-        assert_eq!(flat.len(), self.n_params(), "flat parameters of another model");
+        assert_eq!(
+            flat.len(),
+            self.n_params(),
+            "flat parameters of another model"
+        );
         let mut off = 0;
         self.visit_params(None, &mut |p, _| {
             p.copy_from_slice(&flat[off..off + p.len()]);

@@ -26,8 +26,7 @@ const MIN_CHUNKS_PER_TASK: usize = 4;
 
 /// Checks that every value of the pairs `x[r], y[r]` is finite. Names the first bad pair
 /// row (plus `offset`), and at the same row `x` before `y`.
-fn check_pair_finite(
-    x: ArrayView2<f32>, y: ArrayView2<f32>, offset: usize) -> Result<()> {
+fn check_pair_finite(x: ArrayView2<f32>, y: ArrayView2<f32>, offset: usize) -> Result<()> {
     if all_finite(x) && all_finite(y) {
         return Ok(());
     }
@@ -195,5 +194,58 @@ impl<C: PairCombiner> PairClassifier<C> {
             .collect();
         first_error(results)?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+
+    use crate::combiner::Combiner;
+    use crate::model::{EncoderConfig, PairClassifier};
+
+    /// Logits of the reference path: inputs stacked, then `forward_stacked`.
+    fn reference(model: &PairClassifier, x: &Array2<f32>, y: &Array2<f32>) -> Vec<f32> {
+        let n = x.nrows();
+        let mut work = model.work(n);
+        let (mut xs, mut ys) = work.inputs_mut(n);
+        xs.assign(x);
+        ys.assign(y);
+        model.forward_stacked(n, &mut work).unwrap();
+        work.logits(n).to_vec()
+    }
+
+    #[test]
+    fn fast_prediction_paths_match_the_reference_forward_bit_for_bit() {
+        let n = 700; // several chunks and several rayon tasks, the last chunk short
+        let x = Array2::from_shape_fn((n, 5), |(i, j)| ((i * 7 + j * 3) % 11) as f32 * 0.3 - 1.5);
+        let y = Array2::from_shape_fn((n, 5), |(i, j)| ((i * 5 + j) % 13) as f32 * 0.2 - 1.0);
+        for combiner in Combiner::builtins() {
+            for encoder in [false, true] {
+                let mut b = PairClassifier::builder(5, combiner.clone()).seed(4);
+                if encoder {
+                    b = b.encoder(EncoderConfig::linear(3).unwrap());
+                }
+                let model = b.build().unwrap();
+                let want: Vec<u32> = reference(&model, &x, &y)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                let fast = model.predict_logits(x.view(), y.view()).unwrap();
+                let got: Vec<u32> = fast.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "{combiner}, encoder {encoder}");
+                let one = model
+                    .predict_pair_logit(
+                        x.row(n - 1).as_slice().unwrap(),
+                        y.row(n - 1).as_slice().unwrap(),
+                    )
+                    .unwrap();
+                assert_eq!(
+                    one.to_bits(),
+                    want[n - 1],
+                    "{combiner}, encoder {encoder}: one pair"
+                );
+            }
+        }
     }
 }
