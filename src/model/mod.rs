@@ -9,20 +9,20 @@
 //!
 //! `predict_proba` applies the sigmoid; training never does (the loss works on logits).
 //! With a symmetric combiner the logit of `(x, y)` and `(y, x)` agree bit for bit.
-//!
-//! # Layout of this module
-//!
-//! | file | concern | interface |
-//! |---|---|---|
-//! | `mod.rs` | the [`PairClassifier`] struct, its serde form and its validation | fields private to this module |
-//! | `builder.rs` | [`PairClassifierBuilder`], [`EncoderConfig`], which parts fit together | `build()` |
-//! | `forward.rs` | buffers ([`Work`]), the one forward path, backward | `work`, `forward_stacked`, `forward_encoded`, `backward_stacked` |
-//! | `params.rs` | gradients ([`Grads`]) and parameters as slices, flattening | `visit_params`, `flat_params`, `set_flat_params` |
-//! | `predict.rs` | batched, parallel prediction and its input/output checks | `predict_logits`, `logits_for`, ... |
-//! | `persist.rs` | the saved-model envelope, `save`/`load` | `to_json_bytes`, `from_json_bytes`, ... |
-//!
-//! Training ([`crate::train`]) and all-pairs scoring ([`crate::scoring`]) use the
-//! crate-internal methods of that table, never the fields.
+
+// Layout of this module (for maintainers):
+//
+// | file | concern | interface |
+// |---|---|---|
+// | `mod.rs` | the `PairClassifier` struct, its serde form and its validation | fields private to this module |
+// | `builder.rs` | `PairClassifierBuilder`, `EncoderConfig`, which parts fit together | `build()` |
+// | `forward.rs` | buffers (`Work`), the one forward path, backward | `work`, `forward_stacked`, `forward_encoded`, `backward_stacked` |
+// | `params.rs` | gradients (`Grads`) and parameters as slices, flattening | `visit_params`, `flat_params`, `set_flat_params` |
+// | `predict.rs` | batched, parallel prediction and its input/output checks | `predict_logits`, `logits_for`, ... |
+// | `persist.rs` | the saved-model envelope, `save`/`load` | `to_json_bytes`, `from_json_bytes`, ... |
+//
+// Training (`train.rs`) and all-pairs scoring (`scoring.rs`) use the
+// crate-internal methods of that table, never the fields.
 
 use serde::{Deserialize, Serialize};
 
