@@ -1,5 +1,6 @@
 //! Criterion benchmarks: batched inference (4,096 pairs) and one training epoch (4,096
-//! pairs in batches of 256) for every built-in combiner at d = 384 and 768, hidden width 64.
+//! pairs in batches of 256, and with the default configuration's batches of 64) for every
+//! built-in combiner at d = 384 and 768, hidden width 64, on rayon's global pool.
 //!
 //! Run: `cargo bench --bench throughput` (filter with e.g. `-- infer/768`).
 
@@ -34,9 +35,13 @@ fn inference(c: &mut Criterion) {
 }
 
 fn training(c: &mut Criterion) {
-    let mut group = c.benchmark_group("train_epoch");
+    epochs(c, "train_epoch", TrainConfig::new().with_epochs(1).with_batch_size(BATCH));
+    epochs(c, "train_epoch_default", TrainConfig::new().with_epochs(1));
+}
+
+fn epochs(c: &mut Criterion, name: &str, cfg: TrainConfig) {
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(N_TRAIN as u64));
-    let cfg = TrainConfig::new().with_epochs(1).with_batch_size(BATCH);
     for d in [384usize, 768] {
         let data = ClusterTask::new(d, 16)
             .and_then(|t| t.generate(N_TRAIN, 2))

@@ -16,8 +16,9 @@
 //! speed-up from a rayon pool of 1 thread to one of 2 threads, for inference, for training
 //! in batches of 256, and for training with the default [`TrainConfig`] (batches of 64).
 //! The contenders alternate within each repetition; the best time of each is kept. A second table compares
-//! all-pairs scoring with the pair API (`SECTION=all_pairs` runs only that one; `REPS=n`
-//! sets the repetitions, default 7).
+//! all-pairs scoring with the pair API (`SECTION=all_pairs` runs only that one;
+//! `SECTION=default` runs only the default-configuration training speed-up, with `REPS`
+//! alternations; `REPS=n` sets the repetitions, default 7).
 
 use std::time::Instant;
 
@@ -45,8 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
-    if std::env::var("SECTION").as_deref() == Ok("all_pairs") {
-        return all_pairs(reps.min(3));
+    match std::env::var("SECTION").as_deref() {
+        Ok("all_pairs") => return all_pairs(reps.min(3)),
+        Ok("default") => return default_training(reps),
+        _ => {}
     }
     println!(
         "{:>4} {:<20} {:>9} {:>12} {:>7} {:>12} {:>7} {:>9} {:>9} {:>11}",
@@ -141,6 +144,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     all_pairs(reps.min(3))
+}
+
+/// Training with the default `TrainConfig` (batches of 64) on rayon pools of 1 and 2
+/// threads, alternating, `reps` times each; one epoch of 4,096 pairs per run.
+fn default_training(reps: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let pools = [1usize, 2].map(|t| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .expect("a rayon pool")
+    });
+    println!(
+        "{:>4} {:<20} {:>14} {:>14} {:>11}",
+        "d", "combiner", "1T pair/s", "2T pair/s", "default 2T"
+    );
+    let cfg = TrainConfig::new().with_epochs(1);
+    for d in [384usize, 768] {
+        let train = ClusterTask::new(d, 16)?.generate(N_TRAIN, 2)?;
+        for combiner in [Combiner::AbsDiff, Combiner::ConcatSwapAverage, Combiner::Sum] {
+            let mut model = PairClassifier::builder(d, combiner.clone())
+                .seed(1)
+                .build()?;
+            let mut best = [f64::INFINITY; 2];
+            for _ in 0..reps {
+                for (t, pool) in pools.iter().enumerate() {
+                    let s = pool.install(|| {
+                        best_of(1, || {
+                            std::hint::black_box(model.fit(&train, None, &cfg).ok());
+                        })
+                    });
+                    best[t] = best[t].min(s);
+                }
+            }
+            println!(
+                "{:>4} {:<20} {:>14.0} {:>14.0} {:>10.2}x",
+                d,
+                combiner.to_string(),
+                N_TRAIN as f64 / best[0],
+                N_TRAIN as f64 / best[1],
+                best[0] / best[1]
+            );
+        }
+    }
+    Ok(())
 }
 
 /// All-pairs scoring of 2,000 items (1,999,000 unordered pairs) at d = 384 against the
