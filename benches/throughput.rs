@@ -35,7 +35,11 @@ fn inference(c: &mut Criterion) {
 }
 
 fn training(c: &mut Criterion) {
-    epochs(c, "train_epoch", TrainConfig::new().with_epochs(1).with_batch_size(BATCH));
+    epochs(
+        c,
+        "train_epoch",
+        TrainConfig::new().with_epochs(1).with_batch_size(BATCH),
+    );
     epochs(c, "train_epoch_default", TrainConfig::new().with_epochs(1));
 }
 

@@ -162,7 +162,11 @@ fn default_training(reps: usize) -> Result<(), Box<dyn std::error::Error>> {
     let cfg = TrainConfig::new().with_epochs(1);
     for d in [384usize, 768] {
         let train = ClusterTask::new(d, 16)?.generate(N_TRAIN, 2)?;
-        for combiner in [Combiner::AbsDiff, Combiner::ConcatSwapAverage, Combiner::Sum] {
+        for combiner in [
+            Combiner::AbsDiff,
+            Combiner::ConcatSwapAverage,
+            Combiner::Sum,
+        ] {
             let mut model = PairClassifier::builder(d, combiner.clone())
                 .seed(1)
                 .build()?;

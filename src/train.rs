@@ -6,7 +6,8 @@
 //! `lambda * mean_i (logit(x_i, y_i) - logit(y_i, x_i))^2`. With swap augmentation every
 //! pair is also trained in the order `(y, x)`.
 //!
-//! Same seed, same data, same configuration: bitwise-identical weights.
+//! Same seed, same data, same configuration: bitwise-identical weights, whatever the
+//! number of threads.
 
 use std::time::{Duration, Instant};
 
@@ -291,6 +292,11 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// Trains on `train`, reporting validation loss on `valid` after every epoch if given.
     /// See [`TrainConfig`] for the settings and [`fit_observed`](Self::fit_observed) for
     /// progress reports.
+    ///
+    /// Runs on the rayon pool it is called from (every core by default; choose with
+    /// `pool.install(|| model.fit(..))`). Each mini-batch is cut into slices of 32 pairs
+    /// that run in parallel and whose gradients are summed in a fixed order, so the
+    /// weights do not depend on the number of threads.
     ///
     /// Errors: an invalid configuration or a dataset of the wrong width (before any weight
     /// changes), or [`Error::Diverged`] if a loss or weight becomes NaN/inf; the model then
