@@ -78,7 +78,7 @@ pub struct PairClassifier<C = crate::Combiner> {
 
 /// The serde form of [`PairClassifier`] before validation: same fields, no guarantees.
 #[derive(Deserialize)]
-pub(crate) struct RawClassifier<C> {
+struct RawClassifier<C> {
     input_dim: usize,
     combiner: C,
     encoder: Option<Mlp>,
