@@ -377,7 +377,16 @@ impl<C: PairCombiner> PairClassifier<C> {
             let train_loss = loss_sum / (rows_per_pair * n as f64);
             let (valid_loss, valid_auc) = match valid {
                 Some(v) => {
-                    let (loss, auc) = self.valid_metrics(v, config.pos_weight)?;
+                    let (loss, auc) =
+                        self.valid_metrics(v, config.pos_weight)
+                            .map_err(|e| match e {
+                                Error::NonFiniteLogit { row, value } => Error::Diverged {
+                                    epoch,
+                                    batch: 0,
+                                    what: format!("validation logit of pair {row} is {value}"),
+                                },
+                                other => other,
+                            })?;
                     (Some(loss), auc)
                 }
                 None => (None, None),

@@ -378,3 +378,21 @@ fn loss_gradient_is_the_mean_of_its_slices() {
         );
     }
 }
+
+#[test]
+fn validation_logits_that_overflow_are_a_divergence() {
+    let (train, _) = task();
+    let huge = ndarray::Array2::from_elem((4, 8), 1e20f32);
+    // x * y = inf in every column; a linear head turns that into a non-finite logit.
+    let valid = sympair::PairDataset::new(huge.clone(), huge, vec![1.0, 0.0, 1.0, 0.0]).unwrap();
+    let mut m = PairClassifier::builder(8, Combiner::Product)
+        .mlp_head(MlpConfig::linear())
+        .build()
+        .unwrap();
+    match m.fit(&train, Some(&valid), &TrainConfig::new().with_epochs(2)) {
+        Err(Error::Diverged { epoch: 0, what, .. }) => {
+            assert!(what.contains("validation logit of pair 0"), "{what}")
+        }
+        other => panic!("expected a divergence at epoch 0, got {other:?}"),
+    }
+}
