@@ -46,6 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(7);
+    control();
     match std::env::var("SECTION").as_deref() {
         Ok("all_pairs") => return all_pairs(reps.min(3)),
         Ok("default") => return default_training(reps),
@@ -144,6 +145,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     all_pairs(reps.min(3))
+}
+
+/// Prints how much a trivially parallel loop (no memory traffic, no synchronisation)
+/// speeds up from a pool of 1 thread to one of 2 right now: on a shared machine, the
+/// ceiling for the 2T columns below.
+fn control() {
+    let pools = [1usize, 2].map(|t| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .expect("a rayon pool")
+    });
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..5 {
+        for (t, pool) in pools.iter().enumerate() {
+            let s = best_of(1, || {
+                let r: f64 = pool.install(|| {
+                    use rayon::prelude::*;
+                    (0..32u64)
+                        .into_par_iter()
+                        .map(|i| {
+                            let mut x = i as f64;
+                            for _ in 0..100_000 {
+                                x = (x * 1.000_001 + 0.5).sqrt();
+                            }
+                            x
+                        })
+                        .sum()
+                });
+                std::hint::black_box(r);
+            });
+            best[t] = best[t].min(s);
+        }
+    }
+    println!(
+        "control: a trivially parallel loop runs {:.2}x faster on 2 threads than on 1 (machine load check)\n",
+        best[0] / best[1]
+    );
 }
 
 /// Training with the default `TrainConfig` (batches of 64) on rayon pools of 1 and 2
