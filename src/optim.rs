@@ -138,9 +138,11 @@ fn check_unit(field: &'static str, v: f32) -> Result<()> {
     }
 }
 
-/// Elements per parallel task in an optimizer step: tensors up to this size are updated
-/// on the calling thread.
-const STEP_CHUNK: usize = 8192;
+/// Tensors of up to this many elements are updated on the calling thread.
+const PARALLEL_FROM: usize = 8192;
+/// Elements per piece of a larger tensor: small enough that two threads share a
+/// 384 x 64 weight evenly (rayon groups pieces into tasks as threads become free).
+const STEP_CHUNK: usize = 2048;
 
 /// Optimizer state, one slot per parameter tensor in visiting order. It sees parameter
 /// and gradient slices, never the model: `fit` hands it the model's tensors one by one.
@@ -194,7 +196,7 @@ impl OptState {
                 p.len(),
                 "optimizer state of tensor {slot} has the wrong length"
             );
-            finite &= if p.len() <= STEP_CHUNK {
+            finite &= if p.len() <= PARALLEL_FROM {
                 rule.apply(p, g, m, v)
             } else {
                 use rayon::prelude::*;

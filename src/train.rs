@@ -37,8 +37,10 @@ pub(crate) const TRAIN_SLICE: usize = 32;
 /// [`PairClassifier::loss_gradient`] on a large dataset) run in rounds of this many.
 const MAX_SLOTS: usize = 64;
 
-/// Elements per parallel task when slice gradients are summed.
-const REDUCE_CHUNK: usize = 8192;
+/// Gradient tensors of up to this many elements are summed on the calling thread.
+const REDUCE_PARALLEL_FROM: usize = 8192;
+/// Elements per piece when a larger gradient tensor is summed in parallel.
+const REDUCE_CHUNK: usize = 2048;
 
 /// Training settings. Every setter states its default; [`TrainConfig::check`] (run by
 /// `fit` before anything else) rejects invalid values with [`Error::InvalidConfig`].
@@ -606,7 +608,7 @@ fn add_slot_grads(total: &mut Grads, slots: &[Slot], overwrite: bool) {
                 }
             }
         };
-        if dst.len() <= REDUCE_CHUNK {
+        if dst.len() <= REDUCE_PARALLEL_FROM {
             add(0, dst);
         } else {
             dst.par_chunks_mut(REDUCE_CHUNK)
