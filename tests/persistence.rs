@@ -226,7 +226,8 @@ impl sympair::PairCombiner for ShiftedAbsDiff {
 
 #[test]
 fn built_in_models_load_without_annotation_and_custom_combiners_with_load_as() {
-    let path = scratch("annotation.json");
+    let dir = scratch_dir("persistence");
+    let path = dir.path().join("annotation.json");
     let model = trained_model(4, Combiner::Max, 2);
     model.save(&path).unwrap();
     let loaded = PairClassifier::load(&path).unwrap(); // no type annotation
