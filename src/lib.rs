@@ -124,8 +124,8 @@ pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
 #[doc(hidden)]
 pub use mlp::Mlp;
 #[doc(hidden)]
-pub use source::CheckedPairs;
-#[doc(hidden)]
 pub use model::{FORMAT_VERSION, PairClassifierBuilder};
+#[doc(hidden)]
+pub use source::CheckedPairs;
 #[doc(hidden)]
 pub use train::{Control, EpochStats, History, TrainObserver};
