@@ -29,9 +29,9 @@
 //! | you want to | use |
 //! |---|---|
 //! | build a model | [`PairClassifier::builder`] with a [`Combiner`] (table in [`combiner`]), optionally an [`EncoderConfig`] and a [`HeadConfig`] ([`MlpConfig`]) |
-//! | give it data | [`PairDataset`] (two matrices and labels) or [`ItemPairs`] (items once, pairs by id; [`io`] reads files) |
+//! | give it data | [`PairDataset`] (two matrices and labels), [`ItemPairs`] (items once, pairs by id; [`io`] reads files), or your own storage through [`PairSource`] |
 //! | train it | [`PairClassifier::fit`] with a [`TrainConfig`] and an [`Optimizer`]; [`train`] has the history and observers |
-//! | score pairs | [`PairClassifier::predict_proba`], [`PairClassifier::logits_for`]; all pairs or top-k of many items in [`scoring`] |
+//! | score pairs | [`PairClassifier::predict_proba`], [`PairClassifier::logits_for`]; unlabelled pairs by id with [`IdScorer`]; all pairs or top-k of many items in [`scoring`] |
 //! | judge it | [`evaluate`] (ROC AUC, AP, thresholds, asymmetry; see [`eval`] and [`metrics`]) |
 //! | keep it | [`PairClassifier::save`] and [`PairClassifier::load`] |
 //! | test on synthetic data | [`ClusterTask`] |
