@@ -58,6 +58,7 @@ fn to_py(e: Error) -> PyErr {
         | Error::WidthMismatch { .. }
         | Error::Empty { .. }
         | Error::NonFinite { .. }
+        | Error::NonFiniteLogit { .. }
         | Error::InvalidLabel { .. }
         | Error::Undefined { .. }
         | Error::InvalidConfig { .. }
