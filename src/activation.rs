@@ -21,6 +21,7 @@ const GELU_C: f32 = 0.044_715;
 /// A hidden-layer activation. The default is [`Activation::Relu`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Activation {
     /// `max(z, 0)`.
     #[default]

@@ -22,6 +22,7 @@ const DISTANCE_FLOOR: f64 = 1e-7;
 /// Which head to build.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum HeadConfig {
     /// An MLP with one logit out.
     Mlp(MlpConfig),
@@ -89,6 +90,7 @@ impl DistanceHead {
 /// A built head (see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", try_from = "RawHead")]
+#[non_exhaustive]
 pub enum Head {
     /// MLP head.
     Mlp(Mlp),
@@ -316,5 +318,72 @@ impl HeadWork {
             HeadWork::Mlp(w) => w.d_output_mut(rows),
             HeadWork::Distance { d_out, .. } => d_out.slice_mut(s![..rows, ..]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn distance(learn_scale: bool) -> Head {
+        Head::Distance(DistanceHead {
+            log_scale: 0.0,
+            learn_scale,
+        })
+    }
+
+    /// Runs forward and backward with `dL/dlogit = 1` on every row; returns
+    /// `(dL/dlog_scale, dL/dc)`.
+    fn distance_grads(c: Array2<f32>) -> (f32, Array2<f32>) {
+        let head = distance(true);
+        let mut ws = head.work(c.nrows());
+        head.forward(c.view(), &mut ws);
+        ws.d_output_mut(c.nrows()).fill(1.0);
+        let mut grads = head.zero_grads();
+        let mut dc = Array2::from_elem(c.raw_dim(), f32::NAN);
+        head.backward(c.view(), &mut ws, &mut grads, Some(dc.view_mut()), false);
+        match grads {
+            HeadGrads::Distance { d_log_scale } => (d_log_scale, dc),
+            HeadGrads::Mlp(_) => unreachable!("distance head gives distance gradients"),
+        }
+    }
+
+    #[test]
+    fn distance_gradient_is_zero_on_the_floor() {
+        // u = 0 (identical items) and u = 1e-8 (below the floor): both sit on it, flat.
+        let (dls, dc) = distance_grads(array![[0.0f32, 0.0], [1e-8, 0.0]]);
+        assert_eq!(dls.to_bits(), 0.0f32.to_bits());
+        assert!(dc.iter().all(|v| v.to_bits() == 0.0f32.to_bits()), "{dc:?}");
+    }
+
+    #[test]
+    fn distance_gradient_is_nonzero_above_the_floor() {
+        // Control for the test above: just above the floor the gradient is large.
+        let (dls, dc) = distance_grads(array![[2e-7f32, 0.0]]);
+        assert!(dls.is_finite() && dls < -0.5, "{dls}");
+        assert!(dc.iter().all(|&v| v < -1e5), "{dc:?}");
+    }
+
+    #[test]
+    fn distance_logit_is_capped_by_the_floor() {
+        let head = distance(false);
+        let mut ws = head.work(1);
+        head.forward(array![[0.0f32]].view(), &mut ws);
+        let logit = ws.output(1)[[0, 0]];
+        let cap = -(DISTANCE_FLOOR.exp_m1().ln()) as f32;
+        assert_eq!(logit, cap);
+        assert!((16.0..16.2).contains(&logit), "{logit}");
+    }
+
+    #[test]
+    fn distance_head_counts_its_scale_only_when_learnt() {
+        assert_eq!(distance(true).n_params(), 1);
+        assert_eq!(distance(false).n_params(), 0);
+        let mut seen = 0;
+        distance(false).visit_params(None, &mut |p, _| seen += p.len());
+        assert_eq!(seen, 0);
+        distance(true).visit_params(None, &mut |p, _| seen += p.len());
+        assert_eq!(seen, 1);
     }
 }

@@ -424,6 +424,7 @@ impl ThresholdCriterion {
 
 /// The cut-off chosen by [`best_threshold`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ThresholdChoice {
     /// Predict positive iff `score >= threshold`. Either one of the scores or
     /// `f32::INFINITY` (predict nothing positive). (JSON cannot hold infinity:

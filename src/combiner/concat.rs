@@ -92,6 +92,9 @@ impl PairCombiner for ConcatSwapAverage {
     fn n_views(&self) -> usize {
         2
     }
+    fn is_symmetric(&self) -> bool {
+        true
+    }
     fn linear_decomposition(&self) -> LinearDecomposition {
         LinearDecomposition::SplitSwap
     }

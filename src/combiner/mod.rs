@@ -70,6 +70,30 @@ use crate::error::{Error, Result};
 /// assert_eq!(AbsDiff.combine(x.view(), y.view())?, array![[2.0f32, 7.0]]);
 /// # Ok::<(), sympair::Error>(())
 /// ```
+///
+/// `is_symmetric` has no default: an implementation must say whether it is symmetric.
+///
+/// ```compile_fail,E0046
+/// use ndarray::{ArrayView2, ArrayViewMut2};
+/// use sympair::{PairCombiner, Result};
+///
+/// #[derive(Debug)]
+/// struct First; // `x` only: not symmetric, and it forgot to say so.
+///
+/// impl PairCombiner for First {
+///     fn name(&self) -> String { "first".into() }
+///     fn output_dim(&self, d: usize) -> usize { d }
+///     fn forward(&self, x: ArrayView2<f32>, _y: ArrayView2<f32>, mut out: ArrayViewMut2<f32>) -> Result<()> {
+///         out.assign(&x);
+///         Ok(())
+///     }
+///     fn backward(&self, _x: ArrayView2<f32>, _y: ArrayView2<f32>, g: ArrayView2<f32>,
+///                 mut dx: ArrayViewMut2<f32>, _dy: ArrayViewMut2<f32>) -> Result<()> {
+///         dx += &g;
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait PairCombiner: Send + Sync + fmt::Debug {
     /// Short name for tables and logs.
     fn name(&self) -> String;
@@ -82,10 +106,10 @@ pub trait PairCombiner: Send + Sync + fmt::Debug {
         1
     }
 
-    /// Whether `f(x, y) == f(y, x)` holds exactly. Default `true`.
-    fn is_symmetric(&self) -> bool {
-        true
-    }
+    /// Whether `f(x, y) == f(y, x)` holds exactly (see the contract above). Required, with
+    /// no default: a wrong `true` would report an order-dependent model as symmetric, and
+    /// the symmetry tests select the combiners they check by this flag.
+    fn is_symmetric(&self) -> bool;
 
     /// Whether every output value is `>= 0` (required by the distance head). Default `false`.
     fn output_is_nonnegative(&self) -> bool {
@@ -304,6 +328,10 @@ macro_rules! elementwise_combiner {
             fn output_dim(&self, d: usize) -> usize {
                 d
             }
+            fn is_symmetric(&self) -> bool {
+                // `op` and `grad` of every element-wise combiner are symmetric (see its docs).
+                true
+            }
             fn output_is_nonnegative(&self) -> bool {
                 $nonneg
             }
@@ -350,6 +378,7 @@ pub(crate) use elementwise_combiner;
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Combiner {
     /// [`Sum`]: `x + y`.
     Sum,

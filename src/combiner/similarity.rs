@@ -25,6 +25,7 @@ const COSINE_EPS: f64 = 1e-24;
 /// | `NegSquaredL2` | `-sum (x_i - y_i)^2` | `-2 (x - y)` |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Similarity {
     /// Cosine similarity.
     Cosine,
@@ -140,6 +141,10 @@ impl PairCombiner for Similarity {
     }
     fn output_dim(&self, _d: usize) -> usize {
         1
+    }
+    fn is_symmetric(&self) -> bool {
+        // Every kind sums terms symmetric in `x, y` in the same order.
+        true
     }
     fn forward(
         &self,

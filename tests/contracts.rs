@@ -1,0 +1,187 @@
+//! The capability flags of the built-in combiners and the rules the distance head relies
+//! on. These flags steer other code (the symmetry suites select combiners by
+//! `is_symmetric`, prediction skips input checks when `propagates_non_finite`, the builder
+//! admits the distance head by `output_is_nonnegative`), so a wrong flag would silently
+//! weaken it: each flag is pinned here, built-in by built-in.
+
+mod common;
+
+use ndarray::{Array2, array};
+use sympair::{
+    ClusterTask, Combiner, Error, Head, HeadConfig, Max, PairClassifier, PairCombiner,
+    Similarity, Stack, TrainConfig,
+};
+
+fn all_similarities() -> [Similarity; 4] {
+    [
+        Similarity::Cosine,
+        Similarity::Dot,
+        Similarity::NegL1,
+        Similarity::NegSquaredL2,
+    ]
+}
+
+#[test]
+fn symmetric_builtins_are_exactly_all_but_concat() {
+    let symmetric: Vec<String> = common::symmetric_combiners()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        symmetric,
+        [
+            "sum",
+            "product",
+            "max",
+            "abs_diff",
+            "squared_diff",
+            "concat_swap_average"
+        ]
+    );
+    assert!(!Combiner::Concat.is_symmetric());
+    for s in all_similarities() {
+        assert!(Combiner::Similarity(s).is_symmetric(), "{s:?}");
+    }
+}
+
+#[test]
+fn stack_is_symmetric_only_when_every_part_is() {
+    let sym = Stack::new(vec![Combiner::Sum, Combiner::AbsDiff]).unwrap();
+    let asym = Stack::new(vec![Combiner::Sum, Combiner::Concat]).unwrap();
+    assert!(sym.is_symmetric());
+    assert!(!asym.is_symmetric());
+}
+
+#[test]
+fn nonnegative_builtins_are_exactly_abs_diff_and_squared_diff() {
+    let mut all: Vec<Combiner> = Combiner::builtins().into();
+    all.extend(all_similarities().map(Combiner::Similarity));
+    let nonneg: Vec<String> = all
+        .iter()
+        .filter(|c| c.output_is_nonnegative())
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(nonneg, ["abs_diff", "squared_diff"]);
+}
+
+#[test]
+fn stack_is_nonnegative_only_when_every_part_is() {
+    let both = Stack::new(vec![Combiner::AbsDiff, Combiner::SquaredDiff]).unwrap();
+    let mixed = Stack::new(vec![Combiner::AbsDiff, Combiner::Sum]).unwrap();
+    assert!(both.output_is_nonnegative());
+    assert!(!mixed.output_is_nonnegative());
+}
+
+#[test]
+fn propagating_builtins_are_all_but_max_and_similarity() {
+    let mut all: Vec<Combiner> = Combiner::builtins().into();
+    all.extend(all_similarities().map(Combiner::Similarity));
+    let propagating: Vec<String> = all
+        .iter()
+        .filter(|c| c.propagates_non_finite())
+        .map(|c| c.name())
+        .collect();
+    // Max hides `-inf` (`max(-inf, 3) = 3`); similarities are not claimed either.
+    assert_eq!(
+        propagating,
+        [
+            "sum",
+            "product",
+            "abs_diff",
+            "squared_diff",
+            "concat_swap_average",
+            "concat"
+        ]
+    );
+}
+
+#[test]
+fn stack_propagates_non_finite_when_any_part_does() {
+    // Every part sees every input, so one propagating part suffices.
+    let one = Stack::new(vec![Combiner::Max, Combiner::Sum]).unwrap();
+    let none = Stack::new(vec![Combiner::Max]).unwrap();
+    assert!(one.propagates_non_finite());
+    assert!(!none.propagates_non_finite());
+    // And the claim holds: a NaN input shows up in the stacked output.
+    let out = one
+        .combine(array![[f32::NAN, 1.0]].view(), array![[0.0f32, 2.0]].view())
+        .unwrap();
+    assert!(out.iter().any(|v| !v.is_finite()));
+}
+
+#[test]
+fn prediction_rejects_nan_through_a_stack_with_a_max_part() {
+    let stack = Stack::new(vec![Combiner::Max, Combiner::Sum]).unwrap();
+    let model = PairClassifier::builder(2, Combiner::Stack(stack))
+        .build()
+        .unwrap();
+    let x = array![[0.0f32, 1.0], [f32::NEG_INFINITY, 1.0]];
+    let y = array![[1.0f32, 0.0], [3.0, 0.0]];
+    let err = model.predict_logits(x.view(), y.view()).unwrap_err();
+    assert!(
+        matches!(err, Error::NonFinite { row: 1, col: 0, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn distance_head_is_rejected_on_every_combiner_that_can_be_negative() {
+    let mut all: Vec<Combiner> = Combiner::builtins().into();
+    all.extend(all_similarities().map(Combiner::Similarity));
+    for c in all {
+        let built = PairClassifier::builder(3, c.clone())
+            .head(HeadConfig::Distance { learn_scale: true })
+            .build();
+        match c.name().as_str() {
+            "abs_diff" | "squared_diff" => assert!(built.is_ok(), "{c}: {built:?}"),
+            _ => assert!(matches!(built, Err(Error::Unsupported(_))), "{c}: {built:?}"),
+        }
+    }
+}
+
+#[test]
+fn max_splits_the_gradient_equally_at_a_tie() {
+    let x = array![[2.0f32, 0.0, 1.0]];
+    let y = array![[2.0f32, -0.0, 5.0]];
+    let grad = array![[3.0f32, 3.0, 3.0]];
+    let mut dx = Array2::zeros((1, 3));
+    let mut dy = Array2::zeros((1, 3));
+    Max.backward(x.view(), y.view(), grad.view(), dx.view_mut(), dy.view_mut())
+        .unwrap();
+    // Ties (2 == 2, +0 == -0) split g = 3 as 1.5 + 1.5; otherwise the larger side takes g.
+    assert_eq!(dx, array![[1.5f32, 1.5, 0.0]]);
+    assert_eq!(dy, array![[1.5f32, 1.5, 3.0]]);
+}
+
+fn distance_model(learn_scale: bool) -> PairClassifier {
+    PairClassifier::builder(4, Combiner::SquaredDiff)
+        .head(HeadConfig::Distance { learn_scale })
+        .seed(3)
+        .build()
+        .unwrap()
+}
+
+fn scale(model: &PairClassifier) -> f32 {
+    match model.head() {
+        Head::Distance(d) => d.scale(),
+        other => panic!("not a distance head: {other:?}"),
+    }
+}
+
+#[test]
+fn frozen_distance_scale_stays_fixed_under_training() {
+    let task = ClusterTask::new(4, 3).unwrap();
+    let train = task.generate(300, 1).unwrap();
+    let cfg = TrainConfig::new().with_epochs(3);
+
+    let mut frozen = distance_model(false);
+    assert_eq!(frozen.n_params(), 0);
+    frozen.fit(&train, None, &cfg).unwrap();
+    assert_eq!(scale(&frozen).to_bits(), 1.0f32.to_bits());
+
+    // Control: the same training moves a learnt scale, so the check above can fail.
+    let mut learnt = distance_model(true);
+    assert_eq!(learnt.n_params(), 1);
+    learnt.fit(&train, None, &cfg).unwrap();
+    assert_ne!(scale(&learnt), 1.0);
+}
