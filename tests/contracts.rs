@@ -8,8 +8,8 @@ mod common;
 
 use ndarray::{Array2, array};
 use sympair::{
-    ClusterTask, Combiner, Error, Head, HeadConfig, Max, PairClassifier, PairCombiner,
-    Similarity, Stack, TrainConfig,
+    ClusterTask, Combiner, Error, Head, HeadConfig, Max, PairClassifier, PairCombiner, Similarity,
+    Stack, TrainConfig,
 };
 
 fn all_similarities() -> [Similarity; 4] {
@@ -134,7 +134,10 @@ fn distance_head_is_rejected_on_every_combiner_that_can_be_negative() {
             .build();
         match c.name().as_str() {
             "abs_diff" | "squared_diff" => assert!(built.is_ok(), "{c}: {built:?}"),
-            _ => assert!(matches!(built, Err(Error::Unsupported(_))), "{c}: {built:?}"),
+            _ => assert!(
+                matches!(built, Err(Error::Unsupported(_))),
+                "{c}: {built:?}"
+            ),
         }
     }
 }
@@ -146,8 +149,14 @@ fn max_splits_the_gradient_equally_at_a_tie() {
     let grad = array![[3.0f32, 3.0, 3.0]];
     let mut dx = Array2::zeros((1, 3));
     let mut dy = Array2::zeros((1, 3));
-    Max.backward(x.view(), y.view(), grad.view(), dx.view_mut(), dy.view_mut())
-        .unwrap();
+    Max.backward(
+        x.view(),
+        y.view(),
+        grad.view(),
+        dx.view_mut(),
+        dy.view_mut(),
+    )
+    .unwrap();
     // Ties (2 == 2, +0 == -0) split g = 3 as 1.5 + 1.5; otherwise the larger side takes g.
     assert_eq!(dx, array![[1.5f32, 1.5, 0.0]]);
     assert_eq!(dy, array![[1.5f32, 1.5, 3.0]]);
