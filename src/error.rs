@@ -125,6 +125,16 @@ pub enum Error {
         /// What became non-finite.
         what: String,
     },
+    /// An array that a configuration asks for cannot be allocated (the request would
+    /// abort the process if it were made the usual way).
+    #[error("{what} needs {bytes} bytes, more than can be allocated")]
+    TooLarge {
+        /// What was to be allocated, with its shape (for example `head layer 0 weight
+        /// (1048576 x 1073741824)`).
+        what: String,
+        /// Bytes requested.
+        bytes: u128,
+    },
     /// A combination of parts that cannot work together.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -13,6 +13,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip, s};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::alloc::try_zeros;
 use crate::error::{Error, Result};
 use crate::mlp::{Mlp, MlpConfig, MlpGrads, MlpWork};
 
@@ -148,7 +149,13 @@ impl Head {
     ) -> Result<Self> {
         match config {
             HeadConfig::Mlp(cfg) => {
-                let mut mlp = Mlp::init(cfg, d_in, 1, rng)?;
+                let mut mlp = Mlp::init(cfg, d_in, 1, rng).map_err(|e| match e {
+                    Error::TooLarge { what, bytes } => Error::TooLarge {
+                        what: format!("head {what}"),
+                        bytes,
+                    },
+                    other => other,
+                })?;
                 if d_in == 1 && cfg.hidden().is_empty() {
                     // Logistic calibration of one score: start at slope 1 (a higher score
                     // means more similar), not at a random sign that training must undo.
@@ -201,15 +208,29 @@ impl Head {
         }
     }
 
+    /// Buffers for passes of up to `capacity` rows. Panics (with the reason) if they
+    /// cannot be allocated; [`Head::try_work`] returns the error instead.
     pub(crate) fn work(&self, capacity: usize) -> HeadWork {
-        match self {
-            Head::Mlp(m) => HeadWork::Mlp(m.work(capacity)),
+        self.try_work(capacity)
+            .unwrap_or_else(|e| panic!("head workspace of {capacity} rows: {e}"))
+    }
+
+    /// Buffers for passes of up to `capacity` rows, or [`Error::TooLarge`].
+    pub(crate) fn try_work(&self, capacity: usize) -> Result<HeadWork> {
+        Ok(match self {
+            Head::Mlp(m) => HeadWork::Mlp(m.try_work(capacity)?),
             Head::Distance(_) => HeadWork::Distance {
                 u: vec![0.0; capacity],
-                out: Array2::zeros((capacity, 1)),
-                d_out: Array2::zeros((capacity, 1)),
+                out: try_zeros(
+                    || format!("distance head logits ({capacity})"),
+                    (capacity, 1),
+                )?,
+                d_out: try_zeros(
+                    || format!("distance head gradients ({capacity})"),
+                    (capacity, 1),
+                )?,
             },
-        }
+        })
     }
 
     pub(crate) fn visit_params(

@@ -70,6 +70,7 @@
 struct ReadmeDoctests;
 
 pub mod activation;
+mod alloc;
 mod atomic;
 pub mod combiner;
 pub mod data;

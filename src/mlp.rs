@@ -15,6 +15,7 @@ use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
+use crate::alloc::{try_array2_from_fn, try_zeros, try_zeros1};
 use crate::error::{Error, Result};
 
 /// Shape of an MLP: the widths of its hidden layers and their activation.
@@ -204,12 +205,14 @@ impl Mlp {
             };
             let normal = Normal::new(0.0f64, std)
                 .map_err(|e| Error::config("hidden", format!("cannot initialise: {e}")))?;
-            let w =
-                Array2::from_shape_simple_fn((fan_in, fan_out), || normal.sample(&mut *rng) as f32);
-            layers.push(Linear {
-                w,
-                b: Array1::zeros(fan_out),
-            });
+            // Fallible: a width that fits in isize but not in memory must not abort.
+            let w = try_array2_from_fn(
+                || format!("layer {l} weight ({fan_in} x {fan_out})"),
+                (fan_in, fan_out),
+                || normal.sample(&mut *rng) as f32,
+            )?;
+            let b = try_zeros1(|| format!("layer {l} bias ({fan_out})"), fan_out)?;
+            layers.push(Linear { w, b });
         }
         Ok(Mlp {
             layers,
@@ -307,33 +310,41 @@ impl Mlp {
         }
     }
 
+    /// Buffers for passes of up to `capacity` rows. Panics (with the reason) if they
+    /// cannot be allocated; [`Mlp::try_work`] returns the error instead.
     pub(crate) fn work(&self, capacity: usize) -> MlpWork {
+        self.try_work(capacity)
+            .unwrap_or_else(|e| panic!("MLP workspace of {capacity} rows: {e}"))
+    }
+
+    /// Buffers for passes of up to `capacity` rows, or [`Error::TooLarge`] if they cannot
+    /// be allocated (a wide layer times many rows can exceed memory even when the
+    /// weights fit).
+    pub(crate) fn try_work(&self, capacity: usize) -> Result<MlpWork> {
         let n = self.layers.len();
         let mut z = Vec::with_capacity(n);
         let mut a = Vec::with_capacity(n);
         let mut dz = Vec::with_capacity(n);
+        let mut db_half = Vec::with_capacity(n);
         for (l, layer) in self.layers.iter().enumerate() {
             let w = layer.w.ncols();
-            z.push(Array2::zeros((capacity, w)));
-            dz.push(Array2::zeros((capacity, w)));
+            let what = |buf: &'static str| move || format!("layer {l} {buf} ({capacity} x {w})");
+            z.push(try_zeros(what("pre-activations"), (capacity, w))?);
+            dz.push(try_zeros(what("gradients"), (capacity, w))?);
             a.push(if l + 1 < n {
-                Array2::zeros((capacity, w))
+                try_zeros(what("activations"), (capacity, w))?
             } else {
                 Array2::zeros((0, 0))
             });
+            db_half.push(Array1::zeros(w));
         }
-        let db_half = self
-            .layers
-            .iter()
-            .map(|l| Array1::zeros(l.w.ncols()))
-            .collect();
-        MlpWork {
+        Ok(MlpWork {
             capacity,
             z,
             a,
             dz,
             db_half,
-        }
+        })
     }
 
     /// Visits `(parameter, gradient)` slices in a fixed order: per layer, weight then bias.

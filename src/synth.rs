@@ -10,6 +10,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Normal, StandardNormal};
 
+use crate::alloc::{try_array2_from_fn, try_zeros};
 use crate::data::PairDataset;
 use crate::error::{Error, Result};
 
@@ -44,10 +45,12 @@ impl ClusterTask {
         }
         check_size("n_clusters", n_clusters, d)?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let centres = Array2::from_shape_simple_fn((n_clusters, d), || {
-            let v: f32 = StandardNormal.sample(&mut rng);
-            v
-        });
+        // Fallible: a size within isize but beyond memory must not abort the process.
+        let centres = try_array2_from_fn(
+            || format!("cluster centres ({n_clusters} x {d})"),
+            (n_clusters, d),
+            || -> f32 { StandardNormal.sample(&mut rng) },
+        )?;
         Ok(ClusterTask {
             centres,
             noise: 0.5,
@@ -81,8 +84,8 @@ impl ClusterTask {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let normal =
             Normal::new(0.0f32, self.noise).map_err(|e| Error::config("noise", e.to_string()))?;
-        let mut left = Array2::zeros((n_pairs, d));
-        let mut right = Array2::zeros((n_pairs, d));
+        let mut left = try_zeros(|| format!("left items ({n_pairs} x {d})"), (n_pairs, d))?;
+        let mut right = try_zeros(|| format!("right items ({n_pairs} x {d})"), (n_pairs, d))?;
         let mut labels = Vec::with_capacity(n_pairs);
         for i in 0..n_pairs {
             let a = rng.random_range(0..k);
