@@ -15,6 +15,24 @@ use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
 
+/// The largest item width accepted where no weight matrix pins the width (the input of
+/// a distance head; a model's `input_dim` before a width-1 combiner such as `Similarity`).
+///
+/// A width above this in a saved model is corruption, not an embedding: 2^24 values are
+/// 64 MiB per item, a thousand times the widest embedding models, and a batch of such
+/// rows would not fit in memory. Widths that weights pin need no cap: the weights exist.
+pub(crate) const MAX_WIDTH: usize = 1 << 24;
+
+/// `Error::Format` naming `field` if `width` exceeds [`MAX_WIDTH`].
+pub(crate) fn check_width(field: &str, width: usize) -> Result<()> {
+    if width > MAX_WIDTH {
+        return Err(Error::Format(format!(
+            "`{field}` is {width}, more than the largest supported width {MAX_WIDTH}"
+        )));
+    }
+    Ok(())
+}
+
 /// Bytes of `rows * cols` values of `T`, without overflow.
 fn bytes_of<T>(rows: usize, cols: usize) -> u128 {
     (rows as u128) * (cols as u128) * (std::mem::size_of::<T>() as u128)

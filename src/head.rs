@@ -13,7 +13,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Zip, s};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::alloc::try_zeros;
+use crate::alloc::{MAX_WIDTH, check_width, try_zeros};
 use crate::error::{Error, Result};
 use crate::mlp::{Mlp, MlpConfig, MlpGrads, MlpWork};
 
@@ -74,6 +74,20 @@ impl TryFrom<RawDistanceHead> for DistanceHead {
             Head::Distance(d) => Ok(d),
             Head::Mlp(_) => unreachable!("built as a distance head"),
         }
+    }
+}
+
+/// The scale `exp(log_scale)` must be a positive, finite, normal `f32` (so `|log_scale|`
+/// below about 87): beyond that [`DistanceHead::scale`] is 0 or infinite and every
+/// logit of a non-identical pair is `-inf` (or every pair sits on the floor).
+fn check_log_scale(log_scale: f32) -> Result<()> {
+    if log_scale.exp().is_normal() {
+        Ok(())
+    } else {
+        Err(Error::Format(format!(
+            "distance head `log_scale` {log_scale} is out of range: exp(log_scale) must be \
+             a positive, finite, normal f32 (|log_scale| below about 87)"
+        )))
     }
 }
 
@@ -163,6 +177,10 @@ impl Head {
                 }
                 Ok(Head::Mlp(mlp))
             }
+            HeadConfig::Distance { .. } if d_in > MAX_WIDTH => Err(Error::config(
+                "input_dim",
+                format!("is {d_in}; a distance head takes rows of at most {MAX_WIDTH} values"),
+            )),
             HeadConfig::Distance { learn_scale } => Ok(Head::Distance(DistanceHead {
                 log_scale: 0.0,
                 learn_scale: *learn_scale,
@@ -192,11 +210,9 @@ impl Head {
                 Ok(())
             }
             Head::Distance(d) => {
-                if d.log_scale.is_finite() {
-                    Ok(())
-                } else {
-                    Err(Error::Format("distance head scale is not finite".into()))
-                }
+                // No weights pin the width of a distance head's input: bound it here.
+                check_width("input_dim", d_in)?;
+                check_log_scale(d.log_scale)
             }
         }
     }
