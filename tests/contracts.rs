@@ -170,9 +170,10 @@ fn distance_model(learn_scale: bool) -> PairClassifier {
         .unwrap()
 }
 
-fn scale(model: &PairClassifier) -> f32 {
+/// `(scale, learns_scale)` of a distance head.
+fn scale(model: &PairClassifier) -> (f32, bool) {
     match model.head() {
-        Head::Distance(d) => d.scale(),
+        Head::Distance(d) => (d.scale(), d.learns_scale()),
         other => panic!("not a distance head: {other:?}"),
     }
 }
@@ -186,11 +187,13 @@ fn frozen_distance_scale_stays_fixed_under_training() {
     let mut frozen = distance_model(false);
     assert_eq!(frozen.n_params(), 0);
     frozen.fit(&train, None, &cfg).unwrap();
-    assert_eq!(scale(&frozen).to_bits(), 1.0f32.to_bits());
+    let (s, learns) = scale(&frozen);
+    assert_eq!((s.to_bits(), learns), (1.0f32.to_bits(), false));
 
     // Control: the same training moves a learnt scale, so the check above can fail.
     let mut learnt = distance_model(true);
     assert_eq!(learnt.n_params(), 1);
     learnt.fit(&train, None, &cfg).unwrap();
-    assert_ne!(scale(&learnt), 1.0);
+    let (s, learns) = scale(&learnt);
+    assert!(s != 1.0 && learns, "{s} {learns}");
 }
