@@ -8,8 +8,8 @@ mod common;
 
 use ndarray::{Array2, array};
 use sympair::{
-    ClusterTask, Combiner, Error, Head, HeadConfig, Max, PairClassifier, PairCombiner, Similarity,
-    Stack, TrainConfig,
+    ClusterTask, Combiner, Error, Head, HeadConfig, Max, MlpConfig, PairClassifier, PairCombiner,
+    Similarity, Stack, TrainConfig,
 };
 
 fn all_similarities() -> [Similarity; 4] {
@@ -196,4 +196,31 @@ fn frozen_distance_scale_stays_fixed_under_training() {
     learnt.fit(&train, None, &cfg).unwrap();
     let (s, learns) = scale(&learnt);
     assert!(s != 1.0 && learns, "{s} {learns}");
+}
+
+fn first_weights(model: &PairClassifier) -> Vec<f32> {
+    match model.head() {
+        Head::Mlp(m) => m.weight(0).expect("layer 0").iter().copied().collect(),
+        other => panic!("not an MLP head: {other:?}"),
+    }
+}
+
+#[test]
+fn linear_head_on_one_score_starts_at_slope_one_and_only_there() {
+    let build = |d: usize, c: Combiner, mlp: MlpConfig| {
+        PairClassifier::builder(d, c)
+            .mlp_head(mlp)
+            .seed(9)
+            .build()
+            .unwrap()
+    };
+    let cosine = Combiner::Similarity(Similarity::Cosine);
+    // A calibrated similarity: higher score = more similar from the first step.
+    let calib = build(3, cosine.clone(), MlpConfig::linear());
+    assert_eq!(first_weights(&calib), [1.0]);
+    // Elsewhere the weights are a random draw.
+    let wide = build(3, Combiner::AbsDiff, MlpConfig::linear());
+    assert!(first_weights(&wide).iter().all(|&w| w != 1.0));
+    let hidden = build(3, cosine, MlpConfig::new([4]).unwrap());
+    assert!(first_weights(&hidden).iter().all(|&w| w != 1.0));
 }
