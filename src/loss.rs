@@ -118,6 +118,23 @@ mod tests {
     }
 
     #[test]
+    fn batch_sums_losses_and_scales_gradients() {
+        let (logits, labels) = ([-1.5f32, 0.0, 2.0], [1.0f32, 0.0, 0.0]);
+        let mut grad = [f32::NAN; 3];
+        let total = bce_batch(&logits, &labels, 2.0, 0.25, &mut grad);
+        let want: f64 = (0..3)
+            .map(|i| bce_with_logits(logits[i], labels[i], 2.0))
+            .sum();
+        assert_eq!(total, want);
+        for i in 0..3 {
+            assert_eq!(
+                grad[i],
+                bce_with_logits_grad(logits[i], labels[i], 2.0) * 0.25
+            );
+        }
+    }
+
+    #[test]
     fn sigmoid_is_stable_and_symmetric() {
         for &z in &[0.5f32, 3.0, 20.0, 100.0] {
             assert!((sigmoid(z) + sigmoid(-z) - 1.0).abs() < 1e-6);
