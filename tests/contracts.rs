@@ -224,3 +224,132 @@ fn linear_head_on_one_score_starts_at_slope_one_and_only_there() {
     let hidden = build(3, cosine, MlpConfig::new([4]).unwrap());
     assert!(first_weights(&hidden).iter().all(|&w| w != 1.0));
 }
+
+fn every_combiner() -> Vec<Combiner> {
+    let mut all: Vec<Combiner> = Combiner::builtins().into();
+    all.extend(all_similarities().map(Combiner::Similarity));
+    all.push(Combiner::Stack(
+        Stack::new(vec![Combiner::Sum, Combiner::Max]).unwrap(),
+    ));
+    all
+}
+
+/// `(what, expected, found)` of a shape error, or a panic for anything else.
+fn shape_error(r: sympair::Result<()>) -> (&'static str, bool, usize, usize) {
+    match r {
+        Err(Error::RowMismatch {
+            what,
+            expected,
+            found,
+        }) => (what, true, expected, found),
+        Err(Error::WidthMismatch {
+            what,
+            expected,
+            found,
+        }) => (what, false, expected, found),
+        other => panic!("expected a shape error, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_combiner_reports_wrong_shapes_in_forward() {
+    let x = Array2::<f32>::ones((2, 3));
+    for c in every_combiner() {
+        let (v, w) = (c.n_views(), c.output_dim(3));
+        let mut out = Array2::zeros((v * 2, w));
+        let y_rows = Array2::ones((3, 3));
+        let y_cols = Array2::ones((2, 4));
+        assert_eq!(
+            shape_error(c.forward(x.view(), y_rows.view(), out.view_mut())),
+            ("y", true, 2, 3),
+            "{c}"
+        );
+        assert_eq!(
+            shape_error(c.forward(x.view(), y_cols.view(), out.view_mut())),
+            ("y", false, 3, 4),
+            "{c}"
+        );
+        let mut short = Array2::zeros((v * 2 - 1, w));
+        assert_eq!(
+            shape_error(c.forward(x.view(), x.view(), short.view_mut())),
+            ("out", true, v * 2, v * 2 - 1),
+            "{c}"
+        );
+        let mut narrow = Array2::zeros((v * 2, w + 1));
+        assert_eq!(
+            shape_error(c.forward(x.view(), x.view(), narrow.view_mut())),
+            ("out", false, w, w + 1),
+            "{c}"
+        );
+        assert!(c.forward(x.view(), x.view(), out.view_mut()).is_ok(), "{c}");
+    }
+}
+
+#[test]
+fn every_combiner_reports_wrong_shapes_in_backward() {
+    let x = Array2::<f32>::ones((2, 3));
+    for c in every_combiner() {
+        let (v, w) = (c.n_views(), c.output_dim(3));
+        let grad = Array2::<f32>::ones((v * 2, w));
+        let (mut dx, mut dy) = (Array2::zeros((2, 3)), Array2::zeros((2, 3)));
+        let y_rows = Array2::ones((1, 3));
+        assert_eq!(
+            shape_error(c.backward(
+                x.view(),
+                y_rows.view(),
+                grad.view(),
+                dx.view_mut(),
+                dy.view_mut()
+            )),
+            ("y", true, 2, 1),
+            "{c}"
+        );
+        let bad_grad = Array2::<f32>::ones((v * 2, w + 2));
+        assert_eq!(
+            shape_error(c.backward(
+                x.view(),
+                x.view(),
+                bad_grad.view(),
+                dx.view_mut(),
+                dy.view_mut()
+            )),
+            ("grad", false, w, w + 2),
+            "{c}"
+        );
+        let mut bad_dx = Array2::zeros((3, 3));
+        assert_eq!(
+            shape_error(c.backward(
+                x.view(),
+                x.view(),
+                grad.view(),
+                bad_dx.view_mut(),
+                dy.view_mut()
+            )),
+            ("dx", true, 2, 3),
+            "{c}"
+        );
+        let mut bad_dy = Array2::zeros((2, 1));
+        assert_eq!(
+            shape_error(c.backward(
+                x.view(),
+                x.view(),
+                grad.view(),
+                dx.view_mut(),
+                bad_dy.view_mut()
+            )),
+            ("dy", false, 3, 1),
+            "{c}"
+        );
+        assert!(
+            c.backward(
+                x.view(),
+                x.view(),
+                grad.view(),
+                dx.view_mut(),
+                dy.view_mut()
+            )
+            .is_ok(),
+            "{c}"
+        );
+    }
+}
