@@ -353,3 +353,15 @@ fn every_combiner_reports_wrong_shapes_in_backward() {
         );
     }
 }
+
+#[test]
+fn combine_refuses_an_output_too_large_to_exist() {
+    // An empty batch can claim any width; `Concat` doubles it past isize::MAX values.
+    let wide = ndarray::ArrayView2::<f32>::from_shape((0, 1 << 62), &[]).unwrap();
+    let r = Combiner::Concat.combine(wide, wide);
+    assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
+    // Half that width is still a valid (empty) output.
+    let half = ndarray::ArrayView2::<f32>::from_shape((0, 1 << 61), &[]).unwrap();
+    let out = Combiner::Concat.combine(half, half).unwrap();
+    assert_eq!(out.dim(), (0, 1 << 62));
+}
