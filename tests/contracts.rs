@@ -364,4 +364,8 @@ fn combine_refuses_an_output_too_large_to_exist() {
     let half = ndarray::ArrayView2::<f32>::from_shape((0, 1 << 61), &[]).unwrap();
     let out = Combiner::Concat.combine(half, half).unwrap();
     assert_eq!(out.dim(), (0, 1 << 62));
+    // The limit itself: exactly isize::MAX values is allowed.
+    let edge = ndarray::ArrayView2::<f32>::from_shape((0, isize::MAX as usize), &[]).unwrap();
+    let out = Combiner::Sum.combine(edge, edge).unwrap();
+    assert_eq!(out.dim(), (0, isize::MAX as usize));
 }
