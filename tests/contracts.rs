@@ -369,3 +369,13 @@ fn combine_refuses_an_output_too_large_to_exist() {
     let out = Combiner::Sum.combine(edge, edge).unwrap();
     assert_eq!(out.dim(), (0, isize::MAX as usize));
 }
+
+#[test]
+fn combiner_displays_as_its_name() {
+    for c in every_combiner() {
+        assert_eq!(c.to_string(), c.name());
+    }
+    assert_eq!(Combiner::AbsDiff.to_string(), "abs_diff");
+    let stack = Combiner::Stack(Stack::new(vec![Combiner::Sum, Combiner::Max]).unwrap());
+    assert_eq!(stack.to_string(), "stack[sum+max]");
+}
