@@ -379,3 +379,14 @@ fn combiner_displays_as_its_name() {
     let stack = Combiner::Stack(Stack::new(vec![Combiner::Sum, Combiner::Max]).unwrap());
     assert_eq!(stack.to_string(), "stack[sum+max]");
 }
+
+#[test]
+fn max_values_follow_the_order_independent_rules() {
+    let x = array![[2.0f32, -0.0, 0.0, 1.0, -1.0]];
+    let y = array![[2.0f32, 0.0, -0.0, 3.0, -3.0]];
+    let bits = |a: Array2<f32>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    // A tie keeps its value; signed zeros give +0 whichever side holds which.
+    let want = bits(array![[2.0f32, 0.0, 0.0, 3.0, -1.0]]);
+    assert_eq!(bits(Max.combine(x.view(), y.view()).unwrap()), want);
+    assert_eq!(bits(Max.combine(y.view(), x.view()).unwrap()), want);
+}
