@@ -50,6 +50,7 @@ fn stack_is_symmetric_only_when_every_part_is() {
     let asym = Stack::new(vec![Combiner::Sum, Combiner::Concat]).unwrap();
     assert!(sym.is_symmetric());
     assert!(!asym.is_symmetric());
+    assert_eq!(sym.parts(), [Combiner::Sum, Combiner::AbsDiff]);
 }
 
 #[test]
