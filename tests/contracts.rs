@@ -391,3 +391,44 @@ fn max_values_follow_the_order_independent_rules() {
     assert_eq!(bits(Max.combine(x.view(), y.view()).unwrap()), want);
     assert_eq!(bits(Max.combine(y.view(), x.view()).unwrap()), want);
 }
+
+#[test]
+fn stack_output_and_gradient_are_its_parts_side_by_side() {
+    let parts = vec![Combiner::Sum, Combiner::Product, Combiner::AbsDiff];
+    let stack = Stack::new(parts.clone()).unwrap();
+    let x = array![[0.5f32, -1.0], [2.0, 0.25]];
+    let y = array![[1.5f32, 3.0], [-2.0, 0.25]];
+    let out = stack.combine(x.view(), y.view()).unwrap();
+    assert_eq!(out.dim(), (2, 6));
+    // Each part's gradient slice, distinct so that a wrong offset shows.
+    let grad = Array2::from_shape_fn((2, 6), |(i, j)| (1 + i * 6 + j) as f32);
+    let (mut dx, mut dy) = (Array2::zeros((2, 2)), Array2::zeros((2, 2)));
+    stack
+        .backward(
+            x.view(),
+            y.view(),
+            grad.view(),
+            dx.view_mut(),
+            dy.view_mut(),
+        )
+        .unwrap();
+    let (mut want_dx, mut want_dy) = (Array2::<f32>::zeros((2, 2)), Array2::<f32>::zeros((2, 2)));
+    for (k, p) in parts.iter().enumerate() {
+        let cols = ndarray::s![.., 2 * k..2 * k + 2];
+        assert_eq!(
+            out.slice(cols),
+            p.combine(x.view(), y.view()).unwrap(),
+            "{p}"
+        );
+        p.backward(
+            x.view(),
+            y.view(),
+            grad.slice(cols),
+            want_dx.view_mut(),
+            want_dy.view_mut(),
+        )
+        .unwrap();
+    }
+    assert_eq!(dx, want_dx);
+    assert_eq!(dy, want_dy);
+}
