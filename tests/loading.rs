@@ -128,7 +128,7 @@ fn plain_serde_checks_a_head() {
     assert!(serde_json::from_value::<Head>(one_logit).is_ok());
     let two_outputs = json!({"mlp": {"layers": [layer(3, 2, 0.5)], "activation": "relu"}});
     let err = serde_json::from_value::<Head>(two_outputs).expect_err("two outputs");
-    assert!(err.to_string().contains("one logit"), "{err}");
+    assert!(err.to_string().contains("1 logit"), "{err}");
     let bad_scale = json!({"distance": {"log_scale": 1e30, "learn_scale": false}});
     assert!(serde_json::from_value::<Head>(bad_scale).is_err());
     let good_scale = json!({"distance": {"log_scale": 0.5, "learn_scale": false}});
