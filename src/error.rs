@@ -135,6 +135,16 @@ pub enum Error {
         /// Bytes requested.
         bytes: u128,
     },
+    /// No decision threshold reaches a target (such as a precision) on the data given.
+    #[error("no threshold reaches {what} {target} on these pairs; the highest is {best}")]
+    Unreachable {
+        /// The quantity targeted, e.g. `"precision"`.
+        what: &'static str,
+        /// The target asked for.
+        target: f64,
+        /// The highest value any threshold reaches.
+        best: f64,
+    },
     /// A combination of parts that cannot work together.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -3,9 +3,15 @@
 //! [`evaluate`] scores every pair of a dataset in both orders and returns an
 //! [`Evaluation`]: the ranking metrics (ROC AUC, average precision), the log loss, the
 //! decision metrics at the default cut-off (logit 0, probability 0.5), the best
-//! accuracy and F1 over all cut-offs (see [`best_threshold`]), and an
-//! [`AsymmetryReport`]. Every number is the [`metrics`](crate::metrics) function of the
-//! same name applied to [`PairClassifier::logits_for`]; nothing is recomputed here.
+//! accuracy and F1 over all cut-offs (see [`best_threshold`]), the probability quality
+//! (Brier score and a [`Reliability`] table with its expected calibration error), the
+//! decision at the model's stored threshold, and an [`AsymmetryReport`].
+//!
+//! Every number is the [`metrics`](crate::metrics) function of the same name applied to
+//! the model's logits as its probabilities see them: [`PairClassifier::logits_for`],
+//! then the model's [`Calibration`] if it has one (see [`decision`](crate::decision));
+//! nothing is recomputed here. Without a calibration these are the raw logits. The
+//! asymmetry is measured on the raw logits.
 //!
 //! [`EvalTable`] lines up several evaluations, one row per model, for comparisons.
 //!
@@ -30,15 +36,20 @@ use std::fmt;
 use ndarray::ArrayViewMut2;
 use serde::Serialize;
 
+use crate::calibration::Calibration;
 use crate::combiner::PairCombiner;
 use crate::data::{PairData, sealed::Gather};
 use crate::error::{Error, Result};
 use crate::loss::sigmoid;
 use crate::metrics::{
-    Confusion, ThresholdChoice, ThresholdCriterion, average_precision, best_threshold,
-    confusion_at, log_loss_from_logits, roc_auc,
+    Confusion, Reliability, ThresholdChoice, ThresholdCriterion, average_precision, best_threshold,
+    brier_score_from_logits, confusion_at, log_loss_from_logits, reliability_from_logits, roc_auc,
 };
 use crate::model::PairClassifier;
+use crate::threshold::ThresholdRule;
+
+/// Number of equal-width bins of the reliability table in [`evaluate`].
+pub const RELIABILITY_BINS: usize = 10;
 
 /// How far a model is from order independence on a dataset: statistics of
 /// `|logit(x_i, y_i) - logit(y_i, x_i)|` over its pairs (differences taken in `f64`).
@@ -71,7 +82,8 @@ impl AsymmetryReport {
 
 /// A cut-off chosen by [`best_threshold`] on the logits, with its probability.
 ///
-/// The decision rule is `logit >= logit_threshold`. In probabilities that is
+/// The decision rule is `logit >= logit_threshold`, on the model's calibrated logit when
+/// it has a calibration (see [`evaluate`]). In probabilities that is
 /// `p >= probability` except where `f32` [`sigmoid`] saturates (logits above about 17
 /// all give `p = 1.0`), which is why the logit is kept as the reference.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -129,8 +141,30 @@ pub struct Evaluation {
     pub best_accuracy: ThresholdReport,
     /// The cut-off of highest F1 ([`ThresholdCriterion::F1`]).
     pub best_f1: ThresholdReport,
-    /// `|logit(x, y) - logit(y, x)|` over the pairs.
+    /// `|logit(x, y) - logit(y, x)|` over the (raw) logits of the pairs.
     pub asymmetry: AsymmetryReport,
+    /// The model's calibration, applied before every metric above; `None` when the
+    /// model has none (raw logits).
+    pub calibration: Option<Calibration>,
+    /// [`brier_score_from_logits`] of the model's probabilities.
+    pub brier: f64,
+    /// [`reliability_from_logits`] of the model's probabilities in
+    /// [`RELIABILITY_BINS`] bins, with the expected calibration error.
+    pub reliability: Reliability,
+    /// The decision at the model's stored threshold (what
+    /// [`predict_for`](PairClassifier::predict_for) gives); `None` without one.
+    pub at_threshold: Option<DecisionReport>,
+}
+
+/// The decision a model's stored threshold makes on a dataset.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DecisionReport {
+    /// The probability cut-off: predict "similar" iff `p >= probability`.
+    pub probability: f32,
+    /// The rule that chose it; `None` when set by hand.
+    pub rule: Option<ThresholdRule>,
+    /// Confusion counts at the cut-off (precision, recall... from its methods).
+    pub confusion: Confusion,
 }
 
 /// A dataset seen with every pair's items exchanged, without copying it: `gather` hands
@@ -187,14 +221,33 @@ fn defined(r: Result<f64>) -> Result<Option<f64>> {
 
 /// Evaluates `model` on every pair of `data` (see the [module docs](self)).
 ///
-/// Errors: `data` of the wrong width, or a non-finite logit (a diverged model), reported
-/// as [`Error::NonFinite`] with `what = "scores"` and the row of the pair.
+/// Errors: `data` of the wrong width, or a non-finite (raw or calibrated) logit (a
+/// diverged model), reported as [`Error::NonFinite`] with `what = "scores"` and the row
+/// of the pair.
 pub fn evaluate<C: PairCombiner>(
     model: &PairClassifier<C>,
     data: &dyn PairData,
 ) -> Result<Evaluation> {
-    let logits = model.logits_for(data)?;
+    let raw = model.logits_for(data)?;
+    let decision = model.decision();
+    let logits: Vec<f32> = match decision.calibration() {
+        Some(c) => raw.iter().map(|&z| c.logit(z)).collect(),
+        None => raw.clone(),
+    };
     let labels = data.labels();
+    let brier = brier_score_from_logits(&logits, labels)?;
+    let reliability = reliability_from_logits(&logits, labels, RELIABILITY_BINS)?;
+    let at_threshold = match decision.threshold() {
+        Some(t) => {
+            let proba: Vec<f32> = logits.iter().map(|&z| sigmoid(z)).collect();
+            Some(DecisionReport {
+                probability: t.probability(),
+                rule: t.rule(),
+                confusion: confusion_at(&proba, labels, t.probability())?,
+            })
+        }
+        None => None,
+    };
     let log_loss = log_loss_from_logits(&logits, labels)?;
     let roc_auc = defined(roc_auc(&logits, labels))?;
     let average_precision = defined(average_precision(&logits, labels))?;
@@ -216,7 +269,11 @@ pub fn evaluate<C: PairCombiner>(
         mcc: confusion.mcc(),
         best_accuracy,
         best_f1,
-        asymmetry: AsymmetryReport::from_logits(&logits, &backward),
+        asymmetry: AsymmetryReport::from_logits(&raw, &backward),
+        calibration: decision.calibration().copied(),
+        brier,
+        reliability,
+        at_threshold,
     })
 }
 
@@ -303,13 +360,62 @@ impl fmt::Display for Evaluation {
             self.best_f1.value,
             Cut(&self.best_f1)
         )?;
-        write!(
+        writeln!(
             f,
             "{:<22} mean {}, max {}",
             "asymmetry |dlogit|",
             Asym(self.asymmetry.mean),
             Asym(self.asymmetry.max)
-        )
+        )?;
+        match &self.calibration {
+            Some(c) => writeln!(f, "{:<22} {c}", "calibration")?,
+            None => writeln!(f, "{:<22} none (sigmoid of the raw logit)", "calibration")?,
+        }
+        writeln!(f, "{:<22} {:.4}", "Brier score", self.brier)?;
+        let r = &self.reliability;
+        writeln!(
+            f,
+            "{:<22} {:.4} ({} bins)",
+            "calibration error", r.ece, r.n_bins
+        )?;
+        write!(
+            f,
+            "  {:<20} {:>8}  {:>8}  {:>8}",
+            "reliability: p in", "mean p", "observed", "pairs"
+        )?;
+        for b in &r.bins {
+            let open = if b.lower <= 0.0 { '[' } else { '(' };
+            write!(
+                f,
+                "\n  {open}{:.2}, {:.2}]{:<8} {:>8.4}  {:>8.4}  {:>8}",
+                b.lower, b.upper, "", b.mean_predicted, b.observed, b.count
+            )?;
+        }
+        if let Some(d) = &self.at_threshold {
+            let c = &d.confusion;
+            write!(f, "\nat the model's threshold p >= {:.4}", d.probability)?;
+            match d.rule {
+                Some(rule) => write!(f, " ({rule})")?,
+                None => write!(f, " (set by hand)")?,
+            }
+            write!(
+                f,
+                ": TP {} FP {} TN {} FN {}\n  {:<20} {:.4}\n  {:<20} {:.4}\n  {:<20} {:.4}\n  {:<20} {:.4}",
+                c.tp,
+                c.fp,
+                c.tn,
+                c.fn_,
+                "accuracy",
+                c.accuracy(),
+                "precision",
+                c.precision(),
+                "recall",
+                c.recall(),
+                "F1",
+                c.f1()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -327,7 +433,8 @@ pub struct EvalRow {
 /// Several evaluations side by side, one row per model; print it with `{}`.
 ///
 /// Columns: ROC AUC, average precision, best F1, accuracy at the best-accuracy cut-off,
-/// max asymmetry (`0` when exact), training seconds.
+/// expected calibration error of the model's probabilities, max asymmetry (`0` when
+/// exact), training seconds.
 ///
 /// ```
 /// use sympair::{ClusterTask, Combiner, EvalTable, PairClassifier, evaluate};
@@ -388,19 +495,20 @@ impl fmt::Display for EvalTable {
             .max("model".len());
         write!(
             f,
-            "{:<w$}  {:>7}  {:>7}  {:>7}  {:>12}  {:>10}  {:>7}",
-            "model", "ROC AUC", "AP", "best F1", "acc@best-acc", "max asym", "train s"
+            "{:<w$}  {:>7}  {:>7}  {:>7}  {:>12}  {:>7}  {:>10}  {:>7}",
+            "model", "ROC AUC", "AP", "best F1", "acc@best-acc", "ECE", "max asym", "train s"
         )?;
         for r in &self.rows {
             let e = &r.eval;
             write!(
                 f,
-                "\n{:<w$}  {:>7}  {:>7}  {:>7.4}  {:>12.4}  {:>10}  {:>7.2}",
+                "\n{:<w$}  {:>7}  {:>7}  {:>7.4}  {:>12.4}  {:>7.4}  {:>10}  {:>7.2}",
                 r.name,
                 Opt(e.roc_auc),
                 Opt(e.average_precision),
                 e.best_f1.value,
                 e.best_accuracy.value,
+                e.reliability.ece,
                 Asym(e.asymmetry.max),
                 r.train_seconds
             )?;

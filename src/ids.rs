@@ -48,7 +48,6 @@ use crate::combiner::PairCombiner;
 use crate::data::{check_finite, try_zeros};
 use crate::error::{Error, Result};
 use crate::io::{PairsCsv, PredictionsWriter, write_csv_atomically};
-use crate::loss::sigmoid;
 use crate::model::PairClassifier;
 
 /// Pairs scored per chunk unless set with [`IdScorer::with_chunk_size`]. The two gather
@@ -131,10 +130,13 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
         Ok(out)
     }
 
-    /// Probabilities `sigmoid(logit)` of the pairs, in order; see [`logits`](Self::logits).
+    /// Probabilities of the pairs, in order, as
+    /// [`predict_proba`](crate::PairClassifier::predict_proba) gives them (calibrated if
+    /// the model has a calibration); see [`logits`](Self::logits).
     pub fn probabilities(&self, pairs: &[(usize, usize)]) -> Result<Vec<f32>> {
         let mut p = self.logits(pairs)?;
-        p.iter_mut().for_each(|z| *z = sigmoid(*z));
+        let decision = self.model.decision();
+        p.iter_mut().for_each(|z| *z = decision.proba(*z));
         Ok(p)
     }
 
@@ -180,8 +182,8 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
     }
 
     /// Streams `pairs` to `out` as CSV (`i,j,probability`, see
-    /// [`PredictionsWriter`]) and returns the number of pairs written. Memory is bounded by
-    /// the chunk size.
+    /// [`PredictionsWriter`]; probabilities as in [`probabilities`](Self::probabilities))
+    /// and returns the number of pairs written. Memory is bounded by the chunk size.
     ///
     /// # Errors
     ///
@@ -229,7 +231,7 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
     {
         self.try_for_each_chunk(pairs, |pairs, logits| {
             for (&(i, j), &z) in pairs.iter().zip(logits) {
-                w.write(i, j, sigmoid(z))?;
+                w.write(i, j, self.model.decision().proba(z))?;
             }
             Ok(())
         })

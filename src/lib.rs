@@ -32,7 +32,8 @@
 //! | give it data | [`PairDataset`] (two matrices and labels), [`ItemPairs`] (items once, pairs by id; [`io`] reads files), or your own storage through [`PairSource`] |
 //! | train it | [`PairClassifier::fit`] with a [`TrainConfig`] and an [`Optimizer`]; [`train`] has the history and observers |
 //! | score pairs | [`PairClassifier::predict_proba`], [`PairClassifier::logits_for`]; unlabelled pairs by id with [`IdScorer`]; all pairs or top-k of many items in [`scoring`] |
-//! | judge it | [`evaluate`] (ROC AUC, AP, thresholds, asymmetry; see [`eval`] and [`metrics`]) |
+//! | judge it | [`evaluate`] (ROC AUC, AP, thresholds, reliability, asymmetry; see [`eval`] and [`metrics`]) |
+//! | decide | [`PairClassifier::calibrate`] ([`CalibrationMethod`]) and [`PairClassifier::set_threshold`] ([`ThresholdRule`]) on validation pairs, then [`PairClassifier::predict`]; see [`decision`] |
 //! | keep it | [`PairClassifier::save`] and [`PairClassifier::load`] |
 //! | test on synthetic data | [`ClusterTask`] |
 //!
@@ -72,8 +73,10 @@ struct ReadmeDoctests;
 pub mod activation;
 mod alloc;
 mod atomic;
+pub mod calibration;
 pub mod combiner;
 pub mod data;
+pub mod decision;
 pub mod error;
 pub mod eval;
 pub mod head;
@@ -88,9 +91,11 @@ pub mod optim;
 pub mod scoring;
 pub mod source;
 pub mod synth;
+pub mod threshold;
 pub mod train;
 
 // The types most programs need, at the root.
+pub use calibration::CalibrationMethod;
 pub use combiner::{Combiner, PairCombiner};
 pub use data::{PairData, PairDataset};
 pub use error::{Error, Result};
@@ -103,6 +108,7 @@ pub use model::{EncoderConfig, PairClassifier};
 pub use optim::Optimizer;
 pub use source::PairSource;
 pub use synth::ClusterTask;
+pub use threshold::ThresholdRule;
 pub use train::TrainConfig;
 
 // Version 0.1 re-exported every public item at the root. These paths still compile,

@@ -72,7 +72,7 @@ struct Ranked {
 }
 
 /// Checks `scores` and `labels` (see the module documentation for the order of checks).
-fn validate(scores: &[f32], labels: &[f32]) -> Result<()> {
+pub(crate) fn validate(scores: &[f32], labels: &[f32]) -> Result<()> {
     if labels.len() != scores.len() {
         return Err(Error::RowMismatch {
             what: "labels",
@@ -491,4 +491,164 @@ pub fn best_threshold(
         }
     }
     Ok(best)
+}
+
+/// The decision threshold of highest recall whose precision reaches `target`.
+///
+/// The candidates are those of [`best_threshold`] (every distinct score; ties never split).
+/// Among the candidates with `precision >= target` (precision as
+/// [`Confusion::precision`] computes it), the one with the most true positives is
+/// returned, and among those the highest. `value` is the precision reached.
+///
+/// # Errors
+///
+/// Input errors as described in the [module documentation](self);
+/// [`Error::InvalidConfig`] (`field = "target_precision"`) unless `0 < target <= 1`;
+/// [`Error::Unreachable`] (`what = "precision"`, with the highest precision any cut-off
+/// reaches) when no cut-off reaches the target, for example without positives.
+pub fn threshold_for_precision(
+    scores: &[f32],
+    labels: &[f32],
+    target: f64,
+) -> Result<ThresholdChoice> {
+    if !(target > 0.0 && target <= 1.0) {
+        return Err(Error::config(
+            "target_precision",
+            format!("must be in (0, 1], got {target}"),
+        ));
+    }
+    let r = rank(scores, labels)?;
+    let mut c = Confusion {
+        tp: 0,
+        fp: 0,
+        tn: r.neg,
+        fn_: r.pos,
+    };
+    let mut best: Option<ThresholdChoice> = None;
+    let mut highest = 0.0f64;
+    for g in &r.groups {
+        c.tp += g.pos;
+        c.fn_ -= g.pos;
+        c.fp += g.neg;
+        c.tn -= g.neg;
+        let precision = c.precision();
+        highest = highest.max(precision);
+        // Strictly more true positives: a lower cut-off that only adds negatives keeps
+        // the earlier, higher (and more precise) one.
+        if precision >= target && best.is_none_or(|b| c.tp > b.confusion.tp) {
+            best = Some(ThresholdChoice {
+                threshold: g.score,
+                value: precision,
+                confusion: c,
+            });
+        }
+    }
+    best.ok_or(Error::Unreachable {
+        what: "precision",
+        target,
+        best: highest,
+    })
+}
+
+/// Brier score of `sigmoid(logits)` against `labels`: `(1/n) sum_i (p_i - t_i)^2`, with
+/// `p_i` the `f32` [`sigmoid`](crate::sigmoid) (what `predict_proba` returns) and the sum
+/// in `f64`. Lower is better; 0.25 for a constant 0.5. Equals scikit-learn's
+/// `brier_score_loss(labels, p)`.
+///
+/// # Errors
+///
+/// Input errors as described in the [module documentation](self).
+pub fn brier_score_from_logits(logits: &[f32], labels: &[f32]) -> Result<f64> {
+    validate(logits, labels)?;
+    let sum: f64 = logits
+        .iter()
+        .zip(labels)
+        .map(|(&z, &t)| (f64::from(crate::loss::sigmoid(z)) - f64::from(t)).powi(2))
+        .sum();
+    Ok(sum / logits.len() as f64)
+}
+
+/// One bin of a [`Reliability`] table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ReliabilityBin {
+    /// Lower edge of the bin (excluded, except 0 for the first bin).
+    pub lower: f64,
+    /// Upper edge of the bin (included).
+    pub upper: f64,
+    /// Pairs whose probability falls in the bin (at least 1).
+    pub count: u64,
+    /// Mean predicted probability of those pairs.
+    pub mean_predicted: f64,
+    /// Fraction of those pairs that are positive (the observed frequency).
+    pub observed: f64,
+}
+
+/// A reliability (calibration) table: predicted probability against observed frequency,
+/// in equal-width bins; see [`reliability_from_logits`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reliability {
+    /// Number of equal-width bins over `[0, 1]` (empty bins are not listed).
+    pub n_bins: usize,
+    /// The non-empty bins, from low to high probability.
+    pub bins: Vec<ReliabilityBin>,
+    /// Expected calibration error,
+    /// `sum_b (count_b / n) |observed_b - mean_predicted_b|`: 0 for a perfectly
+    /// calibrated model (at this binning).
+    pub ece: f64,
+}
+
+/// Reliability table of `sigmoid(logits)` against `labels` in `n_bins` equal-width bins.
+///
+/// Probabilities are the `f32` [`sigmoid`](crate::sigmoid) of the logits (what
+/// `predict_proba` returns), widened to `f64`. Bin `k` holds `k / n_bins < p <=
+/// (k + 1) / n_bins`, the first also `p = 0`, with the edges computed as
+/// `k * (1 / n_bins)` like `numpy.linspace` (scikit-learn's binning). The non-empty bins' `mean_predicted` and
+/// `observed` equal scikit-learn's `calibration_curve(labels, p, n_bins=n_bins)`
+/// (`prob_pred`, `prob_true`).
+///
+/// # Errors
+///
+/// Input errors as described in the [module documentation](self), and
+/// [`Error::InvalidConfig`] (`field = "n_bins"`) if `n_bins` is 0.
+pub fn reliability_from_logits(
+    logits: &[f32],
+    labels: &[f32],
+    n_bins: usize,
+) -> Result<Reliability> {
+    validate(logits, labels)?;
+    if n_bins == 0 {
+        return Err(Error::config("n_bins", "must be at least 1"));
+    }
+    let step = 1.0 / n_bins as f64;
+    // Inner edges 1/n .. (n-1)/n; a probability's bin is the number of edges below it.
+    let inner: Vec<f64> = (1..n_bins).map(|k| k as f64 * step).collect();
+    let mut count = vec![0u64; n_bins];
+    let mut sum_p = vec![0.0f64; n_bins];
+    let mut pos = vec![0u64; n_bins];
+    for (&z, &t) in logits.iter().zip(labels) {
+        let p = f64::from(crate::loss::sigmoid(z));
+        let k = inner.partition_point(|&e| e < p);
+        count[k] += 1;
+        sum_p[k] += p;
+        pos[k] += u64::from(t == 1.0);
+    }
+    let n = logits.len() as f64;
+    let mut bins = Vec::new();
+    let mut ece = 0.0;
+    for k in 0..n_bins {
+        if count[k] == 0 {
+            continue;
+        }
+        let c = count[k] as f64;
+        let (mean_predicted, observed) = (sum_p[k] / c, pos[k] as f64 / c);
+        ece += c / n * (observed - mean_predicted).abs();
+        bins.push(ReliabilityBin {
+            lower: if k == 0 { 0.0 } else { inner[k - 1] },
+            upper: if k + 1 == n_bins { 1.0 } else { inner[k] },
+            count: count[k],
+            mean_predicted,
+            observed,
+        });
+    }
+    Ok(Reliability { n_bins, bins, ece })
 }

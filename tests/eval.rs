@@ -6,13 +6,13 @@
 
 use ndarray::{Array2, array};
 use sympair::metrics::{
-    ThresholdCriterion, average_precision, best_threshold, confusion_at, log_loss_from_logits,
-    roc_auc,
+    ThresholdCriterion, average_precision, best_threshold, brier_score_from_logits, confusion_at,
+    log_loss_from_logits, reliability_from_logits, roc_auc,
 };
 use sympair::{
-    ClusterTask, Combiner, EncoderConfig, Error, EvalTable, Evaluation, HeadConfig, MlpConfig,
-    PairClassifier, PairCombiner, PairData, PairDataset, Similarity, Stack, TrainConfig, asymmetry,
-    evaluate, sigmoid,
+    CalibrationMethod, ClusterTask, Combiner, EncoderConfig, Error, EvalTable, Evaluation,
+    HeadConfig, MlpConfig, PairClassifier, PairCombiner, PairData, PairDataset, Similarity, Stack,
+    ThresholdRule, TrainConfig, asymmetry, evaluate, sigmoid,
 };
 
 fn task() -> ClusterTask {
@@ -68,6 +68,15 @@ fn assert_matches_metrics<C: PairCombiner>(
         assert_eq!(report.value, want.value);
         assert_eq!(report.confusion, want.confusion);
     }
+    assert_eq!(
+        eval.brier,
+        brier_score_from_logits(&logits, labels).expect("brier")
+    );
+    assert_eq!(
+        eval.reliability,
+        reliability_from_logits(&logits, labels, 10).expect("reliability")
+    );
+    assert_eq!((eval.calibration, eval.at_threshold), (None, None));
 }
 
 #[test]
@@ -316,6 +325,9 @@ fn display_shows_every_number() {
         format!("{:.4}", e.best_f1.probability),
         format!("{:.3e}", e.asymmetry.mean),
         format!("{:.3e}", e.asymmetry.max),
+        f4(e.brier),
+        f4(e.reliability.ece),
+        "none (sigmoid of the raw logit)".to_owned(),
     ] {
         assert!(text.contains(&want), "{want:?} missing from\n{text}");
     }
@@ -336,6 +348,7 @@ fn display_shows_every_number() {
         "AP",
         "best F1",
         "acc@best-acc",
+        "ECE",
         "max asym",
         "train s",
     ] {
@@ -351,6 +364,7 @@ fn display_shows_every_number() {
             f4(ev.average_precision.expect("defined")),
             f4(ev.best_f1.value),
             f4(ev.best_accuracy.value),
+            f4(ev.reliability.ece),
             secs.to_owned(),
         ] {
             assert!(line.contains(&want), "{want:?} missing from {line:?}");
@@ -365,4 +379,73 @@ fn display_shows_every_number() {
     );
     // Columns line up: every line has the same width.
     assert!(lines.iter().all(|l| l.len() == lines[0].len()), "{text}");
+}
+
+/// With a calibration and a threshold, every number is taken on the calibrated logits
+/// (what `predict_proba` sees), the asymmetry on the raw ones, and the decision at the
+/// model's threshold is what `predict_for` gives.
+#[test]
+fn evaluation_of_a_calibrated_model_is_taken_on_its_probabilities() {
+    let t = task();
+    let (train, valid, test) = (
+        t.generate(300, 1).expect("data"),
+        t.generate(200, 2).expect("data"),
+        t.generate(200, 3).expect("data"),
+    );
+    for combiner in [Combiner::AbsDiff, Combiner::Concat] {
+        let mut model = trained(combiner, &train);
+        let cal = model
+            .calibrate(CalibrationMethod::Platt, &valid)
+            .expect("calibrate");
+        model
+            .set_threshold(ThresholdRule::MaxF1, &valid)
+            .expect("threshold");
+        let e = evaluate(&model, &test).expect("eval");
+        let raw = model.logits_for(&test).expect("logits");
+        let z: Vec<f32> = raw.iter().map(|&v| cal.logit(v)).collect();
+        assert_ne!(z, raw, "the calibration changes the logits");
+        let labels = test.labels();
+        assert_eq!(e.calibration, Some(cal));
+        assert_eq!(e.log_loss, log_loss_from_logits(&z, labels).expect("ll"));
+        assert_eq!(e.roc_auc, Some(roc_auc(&z, labels).expect("auc")));
+        assert_eq!(e.confusion, confusion_at(&z, labels, 0.0).expect("c"));
+        assert_eq!(e.brier, brier_score_from_logits(&z, labels).expect("b"));
+        assert_eq!(
+            e.reliability,
+            reliability_from_logits(&z, labels, 10).expect("r")
+        );
+        let want = best_threshold(&z, labels, ThresholdCriterion::F1).expect("best");
+        assert_eq!(e.best_f1.logit_threshold, want.threshold);
+        assert_eq!(e.asymmetry, asymmetry(&model, &test).expect("asymmetry"));
+
+        let d = e.at_threshold.expect("the model has a threshold");
+        assert_eq!(d.probability, model.threshold());
+        assert_eq!(d.rule, Some(ThresholdRule::MaxF1));
+        let class = model.predict_for(&test).expect("class");
+        let as_scores: Vec<f32> = class.iter().map(|&c| f32::from(u8::from(c))).collect();
+        assert_eq!(
+            d.confusion,
+            confusion_at(&as_scores, labels, 1.0).expect("c")
+        );
+
+        let text = e.to_string();
+        for want in [
+            "calibration ".to_owned(),
+            cal.to_string(),
+            format!("{:.4}", e.brier),
+            format!("{:.4} (10 bins)", e.reliability.ece),
+            format!("threshold p >= {:.4} (max F1)", d.probability),
+            format!("{:.4}", d.confusion.precision()),
+        ] {
+            assert!(text.contains(&want), "{want:?} missing from\n{text}");
+        }
+        // One line per non-empty bin, each with its mean, frequency and count.
+        for b in &e.reliability.bins {
+            let row = format!(
+                "{:.2}]{:<8} {:>8.4}  {:>8.4}  {:>8}",
+                b.upper, "", b.mean_predicted, b.observed, b.count
+            );
+            assert!(text.contains(&row), "{row:?} missing from\n{text}");
+        }
+    }
 }

@@ -139,6 +139,7 @@ impl<C: PairCombiner> PairClassifierBuilder<C> {
             combiner: self.combiner,
             encoder,
             head,
+            decision: crate::decision::Decision::default(),
         })
     }
 }

@@ -7,7 +7,8 @@
 //! 3. head: one logit per row, `(views * n)`;
 //! 4. mean over views: `logit_i = (1 / views) sum_v head(c[v * n + i])`, `(n)`.
 //!
-//! `predict_proba` applies the sigmoid; training never does (the loss works on logits).
+//! `predict_proba` applies the sigmoid (after the calibration, if one was fitted);
+//! training never does (the loss works on logits).
 //! With a symmetric combiner the logit of `(x, y)` and `(y, x)` agree bit for bit.
 
 // Layout of this module (for maintainers):
@@ -74,6 +75,11 @@ pub struct PairClassifier<C = crate::Combiner> {
     combiner: C,
     encoder: Option<Mlp>,
     head: Head,
+    /// Calibration and decision threshold (see [`crate::decision`]); absent from files
+    /// that have none, so format-1 files without it load unchanged. `pub(crate)` for
+    /// `decision.rs`: a `Decision` keeps its own invariants (its parts validate themselves).
+    #[serde(default, skip_serializing_if = "crate::decision::Decision::is_empty")]
+    pub(crate) decision: crate::decision::Decision,
 }
 
 /// The serde form of [`PairClassifier`] before validation: same fields, no guarantees.
@@ -83,6 +89,8 @@ struct RawClassifier<C> {
     combiner: C,
     encoder: Option<Mlp>,
     head: Head,
+    #[serde(default)]
+    decision: crate::decision::Decision,
 }
 
 impl<C: PairCombiner> TryFrom<RawClassifier<C>> for PairClassifier<C> {
@@ -95,6 +103,7 @@ impl<C: PairCombiner> TryFrom<RawClassifier<C>> for PairClassifier<C> {
             combiner: raw.combiner,
             encoder: raw.encoder,
             head: raw.head,
+            decision: raw.decision,
         };
         model.validate()?;
         Ok(model)

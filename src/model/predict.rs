@@ -14,7 +14,6 @@ use super::forward::Work;
 use crate::combiner::{PairCombiner, check_pair};
 use crate::data::{PairData, all_finite};
 use crate::error::{Error, Result};
-use crate::loss::sigmoid;
 
 /// Pairs per chunk in batched prediction: big enough for efficient matrix products,
 /// small enough that a chunk's rows stay in cache between the combiner and the head.
@@ -137,9 +136,13 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok(())
     }
 
-    /// Probabilities `sigmoid(logit)` for a batch; see [`predict_logits`](Self::predict_logits).
+    /// Probabilities for a batch: `sigmoid(logit)`, or the fitted calibration's
+    /// probability once [`calibrate`](Self::calibrate) ran; see
+    /// [`predict_logits`](Self::predict_logits) (which stays raw).
     pub fn predict_proba(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array1<f32>> {
-        Ok(self.predict_logits(x, y)?.mapv_into(sigmoid))
+        Ok(self
+            .predict_logits(x, y)?
+            .mapv_into(|z| self.decision.proba(z)))
     }
 
     /// Logit for one pair given as slices of length `input_dim`.
@@ -158,9 +161,11 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok(self.predict_logits(xv, yv)?[0])
     }
 
-    /// Probability that one pair is similar.
+    /// Probability that one pair is similar (calibrated like
+    /// [`predict_proba`](Self::predict_proba)).
     pub fn predict_pair(&self, x: &[f32], y: &[f32]) -> Result<f32> {
-        self.predict_pair_logit(x, y).map(sigmoid)
+        self.predict_pair_logit(x, y)
+            .map(|z| self.decision.proba(z))
     }
 
     /// Logits for every pair of a validated dataset, in order, computed like
