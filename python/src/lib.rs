@@ -945,8 +945,25 @@ type AllPairs<'py> = (
 /// `(indices, logits)` of `top_k`.
 type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
 
+/// Sets the number of threads the crate uses for prediction, scoring and training in this
+/// process (0 = every core, the default). Results do not depend on it. A Spark executor
+/// sets it to the task's `spark.task.cpus` so that concurrent tasks do not oversubscribe
+/// the cores.
+#[pyfunction]
+fn set_num_threads(n: usize) {
+    sympair::set_num_threads(n);
+}
+
+/// The number of threads the crate uses (at least 1).
+#[pyfunction]
+fn num_threads() -> usize {
+    sympair::num_threads()
+}
+
 #[pymodule]
 fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_class::<PyModel>()?;
     m.add_class::<PyPairDataset>()?;
     m.add_class::<PyItemPairs>()?;

@@ -32,6 +32,8 @@ from ._sympair import (  # noqa: F401  (re-exports)
     PairDataset,
     TrainingDiverged,
     __version__,
+    num_threads,
+    set_num_threads,
 )
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "COMBINERS",
     "SIMILARITIES",
     "__version__",
+    "set_num_threads",
+    "num_threads",
 ]
 
 #: Names of the pair combiners (a sequence of single-view ones makes a stack).

@@ -9,7 +9,22 @@ import numpy.typing as npt
 FORMAT_VERSION: int
 __version__: str
 
-__all__ = ["FORMAT_VERSION", "ItemPairs", "Model", "PairDataset", "TrainingDiverged", "__version__"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ItemPairs",
+    "Model",
+    "PairDataset",
+    "TrainingDiverged",
+    "__version__",
+    "num_threads",
+    "set_num_threads",
+]
+
+def set_num_threads(n: int) -> None:
+    """Threads the crate uses in this process (0 = every core, the default)."""
+
+def num_threads() -> int:
+    """The number of threads the crate uses (at least 1)."""
 
 _ArrayLike = npt.ArrayLike
 _Combiner = Union[str, Sequence[str]]
