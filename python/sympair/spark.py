@@ -287,18 +287,41 @@ def _dense_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator
         where.offset += batch.num_rows
 
 
+#: Id pairs scored per call of the crate. Each call checks the whole item matrix once
+#: (`IdScorer::new`: every value finite), so Spark's Arrow batches (10,000 rows by default)
+#: are pooled up to this many pairs first; 16 bytes per pair of ids.
+ID_PAIRS_PER_CALL = 1 << 17
+
+
 def _id_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator["pa.RecordBatch"]:
     model = _worker_model(plan)
     items = _worker_items(plan)
     where = _Where()
     where.use_task_cpus()
     i_col, j_col = plan.columns
+    pending: list = []  # (batch, ids) not yet scored
+
+    def flush() -> Iterator["pa.RecordBatch"]:
+        logits = model.predict_logits_ids(items, np.concatenate([p for _, p in pending]))
+        start = 0
+        for batch, pairs in pending:
+            yield _with_scores(batch, plan, logits[start : start + len(pairs)])
+            start += len(pairs)
+        pending.clear()
+
+    waiting = 0
     for batch in batches:
         if batch.num_rows:
             i = _ids(batch, i_col, len(items), where)
             j = _ids(batch, j_col, len(items), where)
-            yield _with_scores(batch, plan, model.predict_logits_ids(items, np.stack([i, j], 1)))
+            pending.append((batch, np.stack([i, j], 1)))
+            waiting += batch.num_rows
+            if waiting >= ID_PAIRS_PER_CALL:
+                yield from flush()
+                waiting = 0
         where.offset += batch.num_rows
+    if pending:
+        yield from flush()
 
 
 def _top_k_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator["pa.RecordBatch"]:

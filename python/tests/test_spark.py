@@ -113,6 +113,35 @@ def test_bad_embedding_rows_are_named_by_column_and_row_across_batches(task, mod
         list(sspark._dense_batches(plan_for(models["abs_diff"], ("x", "y")), iter([good, bad])))
 
 
+@pytest.mark.parametrize("per_call", [100, 1 << 20])
+def test_id_batches_pooled_across_batches_keep_every_row_with_its_score(task, models, monkeypatch, per_call):
+    items, ids, _ = task
+    model = models["concat_swap_average"]
+    # 100: a call every few batches, flushing mid-stream; 2^20: one call at the end.
+    monkeypatch.setattr(sspark, "ID_PAIRS_PER_CALL", per_call)
+    batch = pa.record_batch([pa.array(np.arange(len(ids))), pa.array(ids[:, 0]), pa.array(ids[:, 1])],
+                            names=["row", "i", "j"])
+    parts = [batch.slice(s, 33) for s in range(0, len(ids), 33)] + [batch.slice(0, 0)]
+    plan = plan_for(model, ("i", "j"), items=items, keep=["row"])
+    out = list(sspark._id_batches(plan, iter(parts)))
+    assert [b.num_rows for b in out] == [p.num_rows for p in parts if p.num_rows]
+    rows = np.concatenate([b.column("row").to_numpy() for b in out])
+    np.testing.assert_array_equal(rows, np.arange(len(ids)))
+    got = np.concatenate([b.column("logit").to_numpy() for b in out])
+    np.testing.assert_array_equal(bits(got), bits(model.predict_logits_ids(items, ids)))
+
+
+def test_set_num_threads_sets_the_crates_thread_count():
+    try:
+        sympair.set_num_threads(1)
+        assert sympair.num_threads() == 1
+        sympair.set_num_threads(3)
+        assert sympair.num_threads() == 3
+    finally:
+        sympair.set_num_threads(0)
+    assert sympair.num_threads() >= 1
+
+
 def test_out_of_range_and_null_ids_are_named_by_column_and_row(task, models):
     items, _, _ = task
     plan = plan_for(models["abs_diff"], ("i", "j"), items=items)
