@@ -232,7 +232,16 @@ def _matrix(batch: "pa.RecordBatch", name: str, d: int, where: _Where) -> np.nda
     if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
         raise TypeError(f"column {name!r} must be an array of floats, got Arrow type {col.type}")
     out = values.to_numpy(zero_copy_only=False).reshape(n, d)
-    return out if out.dtype == np.float32 else out.astype(np.float32)
+    out = out if out.dtype == np.float32 else out.astype(np.float32)
+    # The crate rejects NaN and infinity too, but names the row of the batch; checked here
+    # (one pass, a small cost beside scoring) to name the partition's row.
+    finite = np.isfinite(out)
+    if not finite.all():
+        r, c = (int(v[0]) for v in np.nonzero(~finite))
+        raise ValueError(
+            f"column {name!r}: non-finite value {out[r, c]} at {where.row(r)}, position {c}"
+        )
+    return out
 
 
 def _ids(batch: "pa.RecordBatch", name: str, n_items: int, where: _Where) -> np.ndarray:

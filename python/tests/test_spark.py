@@ -100,8 +100,10 @@ def test_dense_batches_read_sliced_list_columns_and_match_predict_logits(task, m
                             pa.list_(pa.float32())), "embedding of length 7 at row 54"),
         (lambda x: pa.array([list(r) for r in x[:4]] + [[1.0] * 7 + [None]] + [list(r) for r in x[5:]],
                             pa.list_(pa.float32())), "null value at row 54, position 7"),
+        (lambda x: pa.array([list(r) for r in x[:4]] + [[1.0] * 6 + [float("nan"), 1.0]] + [list(r) for r in x[5:]],
+                            pa.list_(pa.float64())), "non-finite value nan at row 54, position 6"),
     ],
-    ids=["null_row", "short_row", "null_value"],
+    ids=["null_row", "short_row", "null_value", "nan_value"],
 )
 def test_bad_embedding_rows_are_named_by_column_and_row_across_batches(task, models, mutate, message):
     items, ids, _ = task
