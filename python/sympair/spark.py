@@ -1,6 +1,6 @@
 """Scoring pairs inside Apache Spark: the model runs on the executors, partition by partition.
 
-Requires ``pyspark`` (3.4 or later, for ``DataFrame.mapInArrow``) and ``pyarrow``; neither
+Requires ``pyspark`` (3.3 or later, for ``DataFrame.mapInArrow``) and ``pyarrow``; neither
 is imported until a function of this module is called, so ``import sympair`` never needs
 them.
 

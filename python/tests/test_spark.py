@@ -144,6 +144,22 @@ def test_set_num_threads_sets_the_crates_thread_count():
     assert sympair.num_threads() >= 1
 
 
+def test_top_k_batches_with_query_embeddings_keep_the_other_columns(task, models):
+    items, _, _ = task
+    model, k = models["encoder_distance"], 4
+    queries = items[:45] * 0.5
+    names = pa.array([f"q{r}" for r in range(45)])
+    batch = pa.record_batch([names, list_column(queries)], names=["name", "q"])
+    plan = plan_for(model, ("name", "q"), items=items, keep=["name"], k=k)
+    out = pa.Table.from_batches(list(sspark._top_k_batches(plan, iter([batch.slice(0, 20), batch.slice(20)]))))
+    assert out.column_names == ["name", "j", "logit", "rank"]
+    idx, logits = model.top_k(queries, items, k)
+    assert out.column("name").to_pylist() == [f"q{r}" for r in range(45) for _ in range(k)]
+    np.testing.assert_array_equal(out.column("rank").to_numpy(), np.tile(np.arange(k), 45))
+    np.testing.assert_array_equal(out.column("j").to_numpy(), idx.ravel())
+    np.testing.assert_array_equal(bits(out.column("logit").to_numpy()), bits(logits.ravel()))
+
+
 def test_out_of_range_and_null_ids_are_named_by_column_and_row(task, models):
     items, _, _ = task
     plan = plan_for(models["abs_diff"], ("i", "j"), items=items)
