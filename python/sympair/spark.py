@@ -156,9 +156,7 @@ def _ship_items(spark: Any, items: ItemsLike, model: Model) -> tuple:
     if arr.ndim != 2:
         raise ValueError(f"items must be 2-dimensional (n_items, d), got shape {arr.shape}")
     if arr.shape[1] != model.input_dim:
-        raise ValueError(
-            f"items have width {arr.shape[1]} but the model expects {model.input_dim}"
-        )
+        raise ValueError(f"items have width {arr.shape[1]} but the model expects {model.input_dim}")
     return _Shipped(spark, value), key, int(arr.shape[0])
 
 
@@ -404,7 +402,12 @@ def _run(
 ) -> "DataFrame":
     from pyspark.sql import types as T
 
-    kinds = {"float": T.FloatType(), "double": T.DoubleType(), "long": T.LongType(), "int": T.IntegerType()}
+    kinds = {
+        "float": T.FloatType(),
+        "double": T.DoubleType(),
+        "long": T.LongType(),
+        "int": T.IntegerType(),
+    }
     fields = [df.schema[c] for c in plan.keep]
     fields += [T.StructField(name, kinds[kind], nullable=False) for name, kind in extra]
     return df.mapInArrow(functools.partial(fn, plan), T.StructType(fields))
@@ -436,7 +439,9 @@ def score_pairs(
     _need(df, x_col, y_col)
     shipped, key, m = _prepare(df, model)
     outs = [logit_col] + ([probability_col] if probability_col else [])
-    plan = _Plan(shipped, key, None, None, (x_col, y_col), _kept(df, keep, outs), logit_col, probability_col)
+    plan = _Plan(
+        shipped, key, None, None, (x_col, y_col), _kept(df, keep, outs), logit_col, probability_col
+    )
     extra = [(logit_col, "float")] + ([(probability_col, "double")] if probability_col else [])
     return _run(df, _dense_batches, plan, extra)
 
@@ -465,7 +470,9 @@ def score_id_pairs(
     shipped, key, m = _prepare(df, model)
     it, it_key, _ = _ship_items(df.sparkSession, items, m)
     outs = [logit_col] + ([probability_col] if probability_col else [])
-    plan = _Plan(shipped, key, it, it_key, (i_col, j_col), _kept(df, keep, outs), logit_col, probability_col)
+    plan = _Plan(
+        shipped, key, it, it_key, (i_col, j_col), _kept(df, keep, outs), logit_col, probability_col
+    )
     extra = [(logit_col, "float")] + ([(probability_col, "double")] if probability_col else [])
     return _run(df, _id_batches, plan, extra)
 

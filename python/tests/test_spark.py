@@ -94,18 +94,41 @@ def test_dense_batches_read_sliced_list_columns_and_match_predict_logits(task, m
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda x: pa.array([list(r) for r in x[:4]] + [None] + [list(r) for r in x[5:]],
-                            pa.list_(pa.float32())), "null embedding at row 54"),
-        (lambda x: pa.array([list(r) for r in x[:4]] + [list(x[4][:-1])] + [list(r) for r in x[5:]],
-                            pa.list_(pa.float32())), "embedding of length 7 at row 54"),
-        (lambda x: pa.array([list(r) for r in x[:4]] + [[1.0] * 7 + [None]] + [list(r) for r in x[5:]],
-                            pa.list_(pa.float32())), "null value at row 54, position 7"),
-        (lambda x: pa.array([list(r) for r in x[:4]] + [[1.0] * 6 + [float("nan"), 1.0]] + [list(r) for r in x[5:]],
-                            pa.list_(pa.float64())), "non-finite value nan at row 54, position 6"),
+        (
+            lambda x: pa.array(
+                [list(r) for r in x[:4]] + [None] + [list(r) for r in x[5:]], pa.list_(pa.float32())
+            ),
+            "null embedding at row 54",
+        ),
+        (
+            lambda x: pa.array(
+                [list(r) for r in x[:4]] + [list(x[4][:-1])] + [list(r) for r in x[5:]],
+                pa.list_(pa.float32()),
+            ),
+            "embedding of length 7 at row 54",
+        ),
+        (
+            lambda x: pa.array(
+                [list(r) for r in x[:4]] + [[1.0] * 7 + [None]] + [list(r) for r in x[5:]],
+                pa.list_(pa.float32()),
+            ),
+            "null value at row 54, position 7",
+        ),
+        (
+            lambda x: pa.array(
+                [list(r) for r in x[:4]]
+                + [[1.0] * 6 + [float("nan"), 1.0]]
+                + [list(r) for r in x[5:]],
+                pa.list_(pa.float64()),
+            ),
+            "non-finite value nan at row 54, position 6",
+        ),
     ],
     ids=["null_row", "short_row", "null_value", "nan_value"],
 )
-def test_bad_embedding_rows_are_named_by_column_and_row_across_batches(task, models, mutate, message):
+def test_bad_embedding_rows_are_named_by_column_and_row_across_batches(
+    task, models, mutate, message
+):
     items, ids, _ = task
     x = items[ids[:60, 0]]
     good = pa.record_batch([list_column(x[:50]), list_column(x[:50])], names=["x", "y"])
@@ -116,13 +139,17 @@ def test_bad_embedding_rows_are_named_by_column_and_row_across_batches(task, mod
 
 
 @pytest.mark.parametrize("per_call", [100, 1 << 20])
-def test_id_batches_pooled_across_batches_keep_every_row_with_its_score(task, models, monkeypatch, per_call):
+def test_id_batches_pooled_across_batches_keep_every_row_with_its_score(
+    task, models, monkeypatch, per_call
+):
     items, ids, _ = task
     model = models["concat_swap_average"]
     # 100: a call every few batches, flushing mid-stream; 2^20: one call at the end.
     monkeypatch.setattr(sspark, "ID_PAIRS_PER_CALL", per_call)
-    batch = pa.record_batch([pa.array(np.arange(len(ids))), pa.array(ids[:, 0]), pa.array(ids[:, 1])],
-                            names=["row", "i", "j"])
+    batch = pa.record_batch(
+        [pa.array(np.arange(len(ids))), pa.array(ids[:, 0]), pa.array(ids[:, 1])],
+        names=["row", "i", "j"],
+    )
     parts = [batch.slice(s, 33) for s in range(0, len(ids), 33)] + [batch.slice(0, 0)]
     plan = plan_for(model, ("i", "j"), items=items, keep=["row"])
     out = list(sspark._id_batches(plan, iter(parts)))
@@ -151,7 +178,9 @@ def test_top_k_batches_with_query_embeddings_keep_the_other_columns(task, models
     names = pa.array([f"q{r}" for r in range(45)])
     batch = pa.record_batch([names, list_column(queries)], names=["name", "q"])
     plan = plan_for(model, ("name", "q"), items=items, keep=["name"], k=k)
-    out = pa.Table.from_batches(list(sspark._top_k_batches(plan, iter([batch.slice(0, 20), batch.slice(20)]))))
+    out = pa.Table.from_batches(
+        list(sspark._top_k_batches(plan, iter([batch.slice(0, 20), batch.slice(20)])))
+    )
     assert out.column_names == ["name", "j", "logit", "rank"]
     idx, logits = model.top_k(queries, items, k)
     assert out.column("name").to_pylist() == [f"q{r}" for r in range(45) for _ in range(k)]
@@ -163,16 +192,21 @@ def test_top_k_batches_with_query_embeddings_keep_the_other_columns(task, models
 def test_out_of_range_and_null_ids_are_named_by_column_and_row(task, models):
     items, _, _ = task
     plan = plan_for(models["abs_diff"], ("i", "j"), items=items)
-    batch = pa.record_batch([pa.array([0, 1, 2], pa.int64()), pa.array([1, 300, 2], pa.int64())],
-                            names=["i", "j"])
-    with pytest.raises(ValueError, match=r"column 'j': item id 300 at row 1 is out of range \(0..300\)"):
+    batch = pa.record_batch(
+        [pa.array([0, 1, 2], pa.int64()), pa.array([1, 300, 2], pa.int64())], names=["i", "j"]
+    )
+    with pytest.raises(
+        ValueError, match=r"column 'j': item id 300 at row 1 is out of range \(0..300\)"
+    ):
         list(sspark._id_batches(plan, iter([batch])))
-    batch = pa.record_batch([pa.array([0, None, 2], pa.int64()), pa.array([1, 2, 2], pa.int64())],
-                            names=["i", "j"])
+    batch = pa.record_batch(
+        [pa.array([0, None, 2], pa.int64()), pa.array([1, 2, 2], pa.int64())], names=["i", "j"]
+    )
     with pytest.raises(ValueError, match="column 'i': null item id at row 1"):
         list(sspark._id_batches(plan, iter([batch])))
-    batch = pa.record_batch([pa.array([0, -1], pa.int64()), pa.array([1, 2], pa.int64())],
-                            names=["i", "j"])
+    batch = pa.record_batch(
+        [pa.array([0, -1], pa.int64()), pa.array([1, 2], pa.int64())], names=["i", "j"]
+    )
     with pytest.raises(ValueError, match="column 'i': item id -1 at row 1"):
         list(sspark._id_batches(plan, iter([batch])))
 
@@ -240,7 +274,9 @@ def test_dense_pairs_scored_in_spark_equal_single_process_bitwise(spark, task, m
     out = collect(sspark.score_pairs(df, model, "x", "y", keep=["row"]), ["row"])
     assert out.column_names == ["row", "logit"]
     np.testing.assert_array_equal(out.column("row").to_numpy(), np.arange(len(x)))
-    np.testing.assert_array_equal(bits(out.column("logit").to_numpy()), bits(model.predict_logits(x, y)))
+    np.testing.assert_array_equal(
+        bits(out.column("logit").to_numpy()), bits(model.predict_logits(x, y))
+    )
 
 
 def test_float64_embeddings_and_probabilities_match_the_estimator(spark, task, models):
@@ -250,7 +286,9 @@ def test_float64_embeddings_and_probabilities_match_the_estimator(spark, task, m
     table = pa.table({"row": np.arange(len(x)), "x": list_column(x), "y": list_column(y)})
     df = spark.createDataFrame(table).repartition(2)
     out = collect(sspark.score_pairs(df, clf, probability_col="p", keep=["row"]), ["row"])
-    np.testing.assert_array_equal(bits(out.column("logit").to_numpy()), bits(clf.decision_function((x, y))))
+    np.testing.assert_array_equal(
+        bits(out.column("logit").to_numpy()), bits(clf.decision_function((x, y)))
+    )
     np.testing.assert_array_equal(
         out.column("p").to_numpy().view(np.uint64), clf.predict_proba((x, y))[:, 1].view(np.uint64)
     )
@@ -282,7 +320,9 @@ def test_items_from_an_npy_path_and_canonical_candidates(spark, task, models, tm
     want = np.unique(np.sort(raw[raw[:, 0] != raw[:, 1]], axis=1), axis=0)
     got = np.stack([out.column("a").to_numpy(), out.column("b").to_numpy()], 1)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(bits(out.column("logit").to_numpy()), bits(model.predict_logits_ids(items, want)))
+    np.testing.assert_array_equal(
+        bits(out.column("logit").to_numpy()), bits(model.predict_logits_ids(items, want))
+    )
 
 
 @pytest.mark.parametrize("name", ["concat_swap_average", "encoder_distance"])
@@ -311,5 +351,7 @@ def test_bad_id_in_spark_fails_naming_column_partition_and_row(spark, task, mode
     bad = ids.copy()
     bad[123, 1] = 10_000
     df = spark.createDataFrame(pa.table({"i": bad[:, 0], "j": bad[:, 1]})).coalesce(1)
-    with pytest.raises(Exception, match=r"column 'j': item id 10000 at partition 0, row 123 is out of range"):
+    with pytest.raises(
+        Exception, match=r"column 'j': item id 10000 at partition 0, row 123 is out of range"
+    ):
         sspark.score_id_pairs(df, models["abs_diff"], items).collect()
