@@ -63,8 +63,21 @@ ItemsLike = Union[np.ndarray, str, "os.PathLike[str]"]
 # ---------------------------------------------------------------------------------------
 
 #: Per Python worker: loaded models and item matrices, keyed by the SHA-256 of their bytes
-#: (or path), so that a reused worker loads each once whatever the number of tasks.
+#: (or path), so that a reused worker loads each once whatever the number of tasks. At most
+#: CACHE_ENTRIES are kept (the oldest is dropped first; a running task keeps its own
+#: references), so that a long-lived worker does not keep every matrix it ever saw.
 _CACHE: Dict[str, Any] = {}
+CACHE_ENTRIES = 4
+
+
+def _cached(key: str, load: Callable[[], Any]) -> Any:
+    value = _CACHE.get(key)
+    if value is None:
+        value = load()
+        while len(_CACHE) >= CACHE_ENTRIES:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[key] = value
+    return value
 
 
 def _model_bytes(model: ModelLike) -> bytes:
@@ -122,21 +135,17 @@ class _Plan:
 
 
 def _worker_model(plan: _Plan) -> Model:
-    m = _CACHE.get(plan.model_key)
-    if m is None:
-        m = Model.from_json_bytes(plan.model.get())
-        _CACHE[plan.model_key] = m
-    return m
+    return _cached(plan.model_key, lambda: Model.from_json_bytes(plan.model.get()))
 
 
 def _worker_items(plan: _Plan) -> np.ndarray:
     assert plan.items is not None and plan.items_key is not None, "plan without items"
-    it = _CACHE.get(plan.items_key)
-    if it is None:
-        value = plan.items.get()
-        it = np.load(value, mmap_mode="r") if isinstance(value, str) else value
-        _CACHE[plan.items_key] = it
-    return it
+
+    def load() -> np.ndarray:
+        value = plan.items.get()  # type: ignore[union-attr]
+        return np.load(value, mmap_mode="r") if isinstance(value, str) else value
+
+    return _cached(plan.items_key, load)
 
 
 def _ship_items(spark: Any, items: ItemsLike, model: Model) -> tuple:

@@ -160,6 +160,19 @@ def test_id_batches_pooled_across_batches_keep_every_row_with_its_score(
     np.testing.assert_array_equal(bits(got), bits(model.predict_logits_ids(items, ids)))
 
 
+def test_worker_cache_loads_once_and_keeps_at_most_cache_entries(task, models, monkeypatch):
+    monkeypatch.setattr(sspark, "_CACHE", {})
+    plans = [plan_for(m, ("x", "y")) for m in models.values()]
+    first = sspark._worker_model(plans[0])
+    assert sspark._worker_model(plans[0]) is first  # loaded once, then reused
+    assert first == models["abs_diff"] and first is not models["abs_diff"]
+    monkeypatch.setattr(sspark, "CACHE_ENTRIES", 2)
+    for p in plans:
+        sspark._worker_model(p)
+    assert len(sspark._CACHE) == 2
+    assert list(sspark._CACHE) == [plans[1].model_key, plans[2].model_key]
+
+
 def test_set_num_threads_sets_the_crates_thread_count():
     try:
         sympair.set_num_threads(1)
