@@ -14,6 +14,8 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
     PyUntypedArrayMethods,
 };
+use std::sync::{Arc, Mutex};
+
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
@@ -306,9 +308,11 @@ impl PyPairDataset {
         let right = float_array::<Ix2>(right, "right")?;
         let labels = float_array::<Ix1>(labels, "labels")?;
         let (l, r, t) = (left.as_array(), right.as_array(), labels.as_array());
-        py.detach(|| PairDataset::new(l.to_owned(), r.to_owned(), t.to_vec()))
-            .py_err()
-            .map(Self)
+        run(py, || {
+            PairDataset::new(l.to_owned(), r.to_owned(), t.to_vec())
+        })
+        .py_err()
+        .map(Self)
     }
 
     fn __len__(&self) -> usize {
@@ -364,7 +368,7 @@ impl PyItemPairs {
                 found: labels.len(),
             }));
         }
-        py.detach(|| {
+        run(py, || {
             let rows = ids.iter().zip(labels.iter()).map(|(&(i, j), &t)| (i, j, t));
             ItemPairs::new(items.to_owned(), rows.collect::<Vec<_>>())
         })
@@ -558,7 +562,7 @@ fn with_data<'py, R>(
         let y = float_array::<Ix2>(&t.get_item(1)?, "y")?;
         let labels = float_array::<Ix1>(&t.get_item(2)?, "labels")?;
         let (xv, yv, lv) = (x.as_array(), y.as_array(), labels.as_array());
-        let data = py.detach(|| borrowed(xv, yv, lv)).py_err()?;
+        let data = run(py, || borrowed(xv, yv, lv)).py_err()?;
         return f(&data);
     }
     f(data_of(obj)?)
@@ -758,7 +762,7 @@ impl PyModel {
         let x = float_array::<Ix2>(x, "x")?;
         let y = float_array::<Ix2>(y, "y")?;
         let (xv, yv) = (x.as_array(), y.as_array());
-        let out = py.detach(|| self.inner.predict_logits(xv, yv)).py_err()?;
+        let out = run(py, || self.inner.predict_logits(xv, yv)).py_err()?;
         Ok(out.into_pyarray(py))
     }
 
@@ -778,7 +782,7 @@ impl PyModel {
             )));
         }
         let (xv, yv) = (v.index_axis(Axis(1), 0), v.index_axis(Axis(1), 1));
-        let out = py.detach(|| self.inner.predict_logits(xv, yv)).py_err()?;
+        let out = run(py, || self.inner.predict_logits(xv, yv)).py_err()?;
         Ok(out.into_pyarray(py))
     }
 
@@ -793,9 +797,7 @@ impl PyModel {
         let items = float_array::<Ix2>(items, "items")?;
         let pairs = ids_from(&id_array(ids, "pairs")?, "pairs")?;
         let items = items.as_array();
-        let out = py
-            .detach(|| IdScorer::new(&self.inner, items)?.logits(&pairs))
-            .py_err()?;
+        let out = run(py, || IdScorer::new(&self.inner, items)?.logits(&pairs)).py_err()?;
         Ok(f32_vec(py, out))
     }
 
@@ -806,7 +808,7 @@ impl PyModel {
         data: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let out = with_data(py, data, |data| {
-            py.detach(|| self.inner.logits_for(data)).py_err()
+            run(py, || self.inner.logits_for(data)).py_err()
         })?;
         Ok(f32_vec(py, out))
     }
@@ -816,7 +818,7 @@ impl PyModel {
     /// average precision, log loss, confusion counts at logit 0, best cut-offs, asymmetry).
     fn evaluate(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let report = with_data(py, data, |data| {
-            py.detach(|| sympair::evaluate(&self.inner, data)).py_err()
+            run(py, || sympair::evaluate(&self.inner, data)).py_err()
         })?;
         to_python(py, &report)
     }
@@ -842,7 +844,7 @@ impl PyModel {
                 "cannot hold the scores of all {total} pairs of {n} items"
             )));
         }
-        py.detach(|| {
+        run(py, || {
             self.inner.score_all_pairs(items, |i, j, l| {
                 is.push(i as i64);
                 js.push(j as i64);
@@ -870,7 +872,7 @@ impl PyModel {
         let queries = float_array::<Ix2>(queries, "queries")?;
         let items = float_array::<Ix2>(items, "items")?;
         let (q, it) = (queries.as_array(), items.as_array());
-        let rows = py.detach(|| self.inner.top_k(q, it, k)).py_err()?;
+        let rows = run(py, || self.inner.top_k(q, it, k)).py_err()?;
         let width = k.min(it.nrows());
         let mut idx = Array2::<i64>::zeros((rows.len(), width));
         let mut log = Array2::<f32>::zeros((rows.len(), width));
@@ -892,20 +894,20 @@ impl PyModel {
     /// A model from bytes written by `to_json_bytes` or Rust's `PairClassifier::save`.
     #[staticmethod]
     fn from_json_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-        py.detach(|| PairClassifier::<Combiner>::from_json_bytes(data))
+        run(py, || PairClassifier::<Combiner>::from_json_bytes(data))
             .py_err()
             .map(|inner| Self { inner })
     }
 
     /// Saves the model (atomically) in the crate's JSON format.
     fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
-        py.detach(|| self.inner.save(&path)).py_err()
+        run(py, || self.inner.save(&path)).py_err()
     }
 
     /// Loads a model saved from Python or Rust.
     #[staticmethod]
     fn load(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Self> {
-        py.detach(|| PairClassifier::<Combiner>::load(&path))
+        run(py, || PairClassifier::<Combiner>::load(&path))
             .py_err()
             .map(|inner| Self { inner })
     }
@@ -945,19 +947,48 @@ type AllPairs<'py> = (
 /// `(indices, logits)` of `top_k`.
 type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
 
-/// Sets the number of threads the crate uses for prediction, scoring and training in this
-/// process (0 = every core, the default). Results do not depend on it. A Spark executor
-/// sets it to the task's `spark.task.cpus` so that concurrent tasks do not oversubscribe
-/// the cores.
-#[pyfunction]
-fn set_num_threads(n: usize) {
-    sympair::set_num_threads(n);
+/// The rayon pool that [`set_num_threads`] chose for this process (`None`: rayon's global
+/// pool, which has one thread per core). The Rust crate takes no global setting: it runs
+/// on the pool it is called from, so the binding keeps the Python-level choice here.
+static POOL: Mutex<Option<Arc<rayon::ThreadPool>>> = Mutex::new(None);
+
+fn current_pool() -> Option<Arc<rayon::ThreadPool>> {
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// The number of threads the crate uses (at least 1).
+/// Runs `f` with the GIL released, on the pool [`set_num_threads`] chose (if any).
+fn run<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
+    let pool = current_pool();
+    py.detach(move || match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    })
+}
+
+/// Sets the number of threads the crate uses for prediction, scoring and evaluation in
+/// this process (0 = every core, the default). Results do not depend on it. A Spark
+/// executor sets it to the task's `spark.task.cpus` so that concurrent tasks do not
+/// oversubscribe the cores. `fit` stays on the calling thread (so that Ctrl-C reaches
+/// it) and uses every core.
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    let pool = match n {
+        0 => None,
+        n => Some(Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.min(1024))
+                .build()
+                .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads: {e}")))?,
+        )),
+    };
+    *POOL.lock().unwrap_or_else(|e| e.into_inner()) = pool;
+    Ok(())
+}
+
+/// The number of threads the crate uses for prediction and scoring (at least 1).
 #[pyfunction]
 fn num_threads() -> usize {
-    sympair::num_threads()
+    current_pool().map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
 }
 
 #[pymodule]
