@@ -479,6 +479,104 @@ impl ItemPairs {
     }
 }
 
+/// One fold of [`ItemPairs::item_folds`]: the held-out items' pairs and the pairs of
+/// every other item, with no item on both sides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemFold {
+    /// Pairs whose two items are outside this fold's held-out items.
+    pub train: ItemPairs,
+    /// Pairs whose two items are both held out in this fold.
+    pub valid: ItemPairs,
+    /// Pairs with one item held out and one not: in neither part.
+    pub cross_pairs_dropped: usize,
+}
+
+impl ItemPairs {
+    /// Item-grouped `k`-fold cross-validation: the items used by at least one pair are
+    /// shuffled with `seed` and dealt into `k` groups of nearly equal size. Fold `f` holds
+    /// out group `f`: its `valid` part has the pairs whose two items are in group `f`, its
+    /// `train` part the pairs whose two items are in other groups; a pair straddling group
+    /// `f` and another is in neither and counted in [`ItemFold::cross_pairs_dropped`]. No
+    /// item appears on both sides of a fold (see [`split_by_item`](Self::split_by_item) for
+    /// why). Deterministic for a given `seed`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] (`field: "folds"`) unless `2 <= k <= ` the number of used
+    /// items; [`Error::Empty`] if a fold would have no training or no validation pair.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use sympair::{ItemPairs, PairData};
+    ///
+    /// let items = Array2::from_shape_fn((12, 2), |(r, c)| (r + c) as f32);
+    /// let pairs = (0..12).flat_map(|i| (i + 1..12).map(move |j| (i, j, ((i + j) % 2) as f32)));
+    /// let data = ItemPairs::new(items, pairs)?;
+    /// let folds = data.item_folds(3, 0)?;
+    /// assert_eq!(folds.len(), 3);
+    /// for fold in &folds {
+    ///     // 4 held-out items: 6 pairs among them; 8 other items: 28 pairs; 32 dropped.
+    ///     assert_eq!((fold.valid.len(), fold.train.len(), fold.cross_pairs_dropped), (6, 28, 32));
+    /// }
+    /// # Ok::<(), sympair::Error>(())
+    /// ```
+    pub fn item_folds(&self, k: usize, seed: u64) -> Result<Vec<ItemFold>> {
+        let mut used_flag = vec![false; self.n_items()];
+        for &(i, j) in &self.pairs {
+            for id in [i, j] {
+                if let Some(u) = used_flag.get_mut(id) {
+                    *u = true;
+                }
+            }
+        }
+        let mut used: Vec<usize> = (0..self.n_items())
+            .filter(|&id| used_flag.get(id) == Some(&true))
+            .collect();
+        if k < 2 || k > used.len() {
+            return Err(Error::config(
+                "folds",
+                format!(
+                    "must be in 2..={} (items used by a pair), got {k}",
+                    used.len()
+                ),
+            ));
+        }
+        used.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
+        // Group of each item (usize::MAX: unused); position p goes to group p % k.
+        let mut group = vec![usize::MAX; self.n_items()];
+        for (p, &id) in used.iter().enumerate() {
+            if let Some(g) = group.get_mut(id) {
+                *g = p % k;
+            }
+        }
+        let group_of = |id: usize| group.get(id).copied().unwrap_or(usize::MAX);
+        (0..k)
+            .map(|f| {
+                let (mut train, mut valid, mut cross) = (Vec::new(), Vec::new(), 0);
+                for (row, &(i, j)) in self.pairs.iter().enumerate() {
+                    match (group_of(i) == f, group_of(j) == f) {
+                        (true, true) => valid.push(row),
+                        (false, false) => train.push(row),
+                        _ => cross += 1,
+                    }
+                }
+                if train.is_empty() || valid.is_empty() {
+                    return Err(Error::Empty {
+                        what: "a fold of the item-grouped cross-validation (no pair on one side)",
+                    });
+                }
+                Ok(ItemFold {
+                    train: self.subset(&train),
+                    valid: self.subset(&valid),
+                    cross_pairs_dropped: cross,
+                })
+            })
+            .collect()
+    }
+}
+
 fn check_fraction(fraction: f64) -> Result<()> {
     if fraction > 0.0 && fraction < 1.0 {
         Ok(())

@@ -89,6 +89,7 @@ pub mod mlp;
 pub mod model;
 pub mod optim;
 pub mod scoring;
+pub mod select;
 pub mod source;
 pub mod synth;
 pub mod threshold;
@@ -125,7 +126,7 @@ pub use eval::{AsymmetryReport, EvalRow, EvalTable, Evaluation, ThresholdReport,
 #[doc(hidden)]
 pub use head::{DistanceHead, Head};
 #[doc(hidden)]
-pub use indexed::SplitReport;
+pub use indexed::{ItemFold, SplitReport};
 #[doc(hidden)]
 pub use loss::{bce_with_logits, bce_with_logits_grad, sigmoid};
 #[doc(hidden)]
