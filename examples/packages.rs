@@ -36,6 +36,11 @@ fn cosine(data: &ItemPairs) -> Vec<f32> {
         .collect()
 }
 
+/// One line of the final table: name, train AUC, validation AUC, test scorer, seconds.
+type Row = (String, f64, Option<f64>, TestAuc, f64);
+/// Scores the test pairs once, at the end.
+type TestAuc = Box<dyn Fn(&ItemPairs) -> sympair::Result<f64>>;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::args().any(|a| a == "--quick");
     let npy = format!("{DATA}/items.npy");
@@ -52,13 +57,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         train.len(),
         if quick { ", quick mode" } else { "" }
     );
-    let mut rows: Vec<(
-        String,
-        f64,
-        Option<f64>,
-        Box<dyn Fn(&ItemPairs) -> sympair::Result<f64>>,
-        f64,
-    )> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
 
     // 1. Cosine threshold: no training (ROC AUC does not depend on the threshold).
     let cos_train = roc_auc(&cosine(&train), train.labels())?;

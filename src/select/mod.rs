@@ -14,7 +14,7 @@ use crate::combiner::Combiner;
 use crate::error::{Error, Result};
 use crate::indexed::ItemPairs;
 use crate::mlp::MlpConfig;
-use crate::model::PairClassifier;
+use crate::model::{EncoderConfig, PairClassifier};
 use crate::optim::Optimizer;
 use crate::train::{Control, EpochStats, TrainConfig};
 
@@ -27,6 +27,8 @@ pub struct Candidate {
     pub label: String,
     /// The combiner of the model.
     pub combiner: Combiner,
+    /// The shared encoder applied to each item before the combiner, if any.
+    pub encoder: Option<EncoderConfig>,
     /// The MLP head.
     pub head: MlpConfig,
     /// How to train; `epochs()` is the largest number of epochs scored.
@@ -92,6 +94,7 @@ impl SearchSpace {
                         candidates.push(Candidate {
                             label: format!("{combiner} h={h:?} lr={lr:e} wd={wd:e}"),
                             combiner: combiner.clone(),
+                            encoder: None,
                             head: head.clone(),
                             train,
                         });
@@ -331,10 +334,7 @@ pub fn cross_validate(
         let mut curves: Vec<Vec<f64>> = Vec::with_capacity(n_folds);
         let mut train_losses = Vec::with_capacity(n_folds);
         for (fi, fold) in folds.iter().enumerate() {
-            let mut model = PairClassifier::builder(data.items().ncols(), cand.combiner.clone())
-                .mlp_head(cand.head.clone())
-                .seed(config.model_seed)
-                .build()?;
+            let mut model = build(cand, data.items().ncols(), config.model_seed)?;
             let mut curve = Vec::with_capacity(cand.train.epochs());
             let mut auc_missing = false;
             let mut record = |s: &EpochStats| {
@@ -373,10 +373,7 @@ pub fn cross_validate(
     let mut chosen = space.candidates[best].clone();
     chosen.train = chosen.train.clone().with_epochs(table[best].epochs);
     let t0 = Instant::now();
-    let mut model = PairClassifier::builder(data.items().ncols(), chosen.combiner.clone())
-        .mlp_head(chosen.head.clone())
-        .seed(config.model_seed)
-        .build()?;
+    let mut model = build(&chosen, data.items().ncols(), config.model_seed)?;
     model.fit(data, None, &chosen.train)?;
     let refit_time = t0.elapsed();
     observer.on_progress(&Progress::Refit {
@@ -392,6 +389,17 @@ pub fn cross_validate(
         cross_pairs_dropped: folds.iter().map(|f| f.cross_pairs_dropped).collect(),
         refit_time,
     })
+}
+
+/// A fresh model of candidate `cand` for items of width `d`.
+fn build(cand: &Candidate, d: usize, seed: u64) -> Result<PairClassifier<Combiner>> {
+    let mut builder = PairClassifier::builder(d, cand.combiner.clone())
+        .mlp_head(cand.head.clone())
+        .seed(seed);
+    if let Some(enc) = &cand.encoder {
+        builder = builder.encoder(enc.clone());
+    }
+    builder.build()
 }
 
 /// The table row of one candidate from its per-fold validation AUC curves.
