@@ -23,6 +23,7 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
+use sympair::select::{Progress, SearchSpace, SelectConfig};
 use sympair::{
     Activation, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig,
     IdScorer, ItemPairs, MlpConfig, Optimizer, PairClassifier, PairCombiner, PairData, PairDataset,
@@ -991,6 +992,128 @@ fn num_threads() -> usize {
     current_pool().map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
 }
 
+/// Item-grouped k-fold cross-validation over the grid `combiners x hidden x learning_rates
+/// x weight_decays` (Adam, batch `batch_size`, up to `max_epochs` epochs, each epoch scored),
+/// scored by mean fold ROC AUC, then a refit of the best on all of `data` for its chosen
+/// epochs (the crate's `select::cross_validate`). Returns `(model, table)`: the refitted
+/// `Model` and one dict per candidate (`label`, `mean_auc`, `std_auc`, `epochs`,
+/// `fold_aucs`, `mean_train_loss`, `seconds`, `chosen`). `callback(report: dict)` is called
+/// after every fit; an exception it raises is re-raised when the selection ends. Releases
+/// the GIL.
+#[pyfunction]
+#[pyo3(signature = (data, *, combiners, hidden = vec![vec![64]], learning_rates = vec![1e-3], weight_decays = vec![0.0], batch_size = 256, max_epochs = 30, folds = 5, fold_seed = 0, seed = 0, callback = None))]
+#[allow(clippy::too_many_arguments)]
+fn cross_validate(
+    py: Python<'_>,
+    data: PyRef<'_, PyItemPairs>,
+    combiners: Vec<Bound<'_, PyAny>>,
+    hidden: Vec<Vec<usize>>,
+    learning_rates: Vec<f32>,
+    weight_decays: Vec<f32>,
+    batch_size: usize,
+    max_epochs: usize,
+    folds: usize,
+    fold_seed: u64,
+    seed: u64,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<(PyModel, Vec<Py<PyAny>>)> {
+    let combiners = combiners
+        .iter()
+        .map(combiner_from)
+        .collect::<PyResult<Vec<_>>>()?;
+    for c in &combiners {
+        for h in &hidden {
+            check_size(data.0.dim(), c, None, h)?;
+        }
+    }
+    let space = SearchSpace::grid(
+        &combiners,
+        &hidden,
+        &learning_rates,
+        &weight_decays,
+        batch_size,
+        max_epochs,
+        &TrainConfig::new(),
+    )
+    .py_err()?;
+    let config = SelectConfig::new()
+        .with_folds(folds)
+        .with_fold_seed(fold_seed)
+        .with_model_seed(seed);
+    let mut raised: Option<PyErr> = None;
+    let mut observer = |p: &Progress| {
+        let Some(cb) = &callback else { return };
+        if raised.is_some() {
+            return;
+        }
+        Python::attach(|py| {
+            let step = || -> PyResult<()> {
+                py.check_signals()?;
+                let d = PyDict::new(py);
+                match p {
+                    Progress::Fold {
+                        candidate,
+                        n_candidates,
+                        fold,
+                        n_folds,
+                        best_auc,
+                        elapsed,
+                    } => {
+                        d.set_item("stage", "fold")?;
+                        d.set_item("candidate", candidate)?;
+                        d.set_item("n_candidates", n_candidates)?;
+                        d.set_item("fold", fold)?;
+                        d.set_item("n_folds", n_folds)?;
+                        d.set_item("best_auc", best_auc)?;
+                        d.set_item("elapsed", elapsed.as_secs_f64())?;
+                    }
+                    Progress::Refit {
+                        candidate,
+                        epochs,
+                        elapsed,
+                    } => {
+                        d.set_item("stage", "refit")?;
+                        d.set_item("candidate", candidate)?;
+                        d.set_item("epochs", epochs)?;
+                        d.set_item("elapsed", elapsed.as_secs_f64())?;
+                    }
+                    _ => d.set_item("stage", "other")?,
+                }
+                cb.call1(py, (d,))?;
+                Ok(())
+            };
+            if let Err(e) = step() {
+                raised = Some(e);
+            }
+        })
+    };
+    let items = &data.0;
+    let result =
+        py.detach(|| sympair::select::cross_validate(items, &space, &config, &mut observer));
+    if let Some(e) = raised {
+        return Err(e);
+    }
+    let sel = result.py_err()?;
+    let table = sel
+        .table
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let d = PyDict::new(py);
+            d.set_item("label", &t.label)?;
+            d.set_item("mean_auc", t.mean_auc)?;
+            d.set_item("std_auc", t.std_auc)?;
+            d.set_item("epochs", t.epochs)?;
+            d.set_item("fold_aucs", t.fold_aucs.clone())?;
+            d.set_item("mean_train_loss", t.mean_train_loss)?;
+            d.set_item("seconds", t.time.as_secs_f64())?;
+            d.set_item("chosen", k == sel.best)?;
+            Ok(d.into_any().unbind())
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((PyModel { inner: sel.model }, table))
+}
+
 #[pymodule]
 fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
@@ -998,6 +1121,7 @@ fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_class::<PyPairDataset>()?;
     m.add_class::<PyItemPairs>()?;
+    m.add_function(wrap_pyfunction!(cross_validate, m)?)?;
     m.add("TrainingDiverged", m.py().get_type::<TrainingDiverged>())?;
     m.add("FORMAT_VERSION", sympair::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -34,6 +34,7 @@ from ._sympair import (  # noqa: F401  (re-exports)
     __version__,
     num_threads,
     set_num_threads,
+    cross_validate,
 )
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "ItemPairs",
     "TrainingDiverged",
     "load",
+    "select",
+    "cross_validate",
     "FORMAT_VERSION",
     "COMBINERS",
     "SIMILARITIES",
@@ -69,6 +72,51 @@ def load(path: str) -> Model:
     """Load a model saved by :meth:`Model.save`, :meth:`PairClassifier.save` or Rust's
     ``PairClassifier::save``."""
     return Model.load(path)
+
+
+def select(
+    items: Any,
+    ids: Any,
+    labels: Any,
+    *,
+    combiners: Sequence[Union[str, Sequence[str]]] = ("concat_swap_average",),
+    hidden: Sequence[Sequence[int]] = ((64,),),
+    learning_rates: Sequence[float] = (1e-3,),
+    weight_decays: Sequence[float] = (0.0,),
+    batch_size: int = 256,
+    max_epochs: int = 30,
+    folds: int = 5,
+    fold_seed: int = 0,
+    seed: int = 0,
+    callback: Optional[Callable[[dict[str, Any]], Any]] = None,
+) -> Tuple[Model, list[dict[str, Any]]]:
+    """Choose a model by item-grouped k-fold cross-validation, then refit it on all pairs.
+
+    ``items (n_items, d)``, ``ids (n, 2)`` rows of ``items``, ``labels (n,)`` in {0, 1}: the
+    training pairs only (keep test pairs out). Every combination of ``combiners x hidden x
+    learning_rates x weight_decays`` is trained on each of ``folds`` folds (no item on both
+    sides of a fold) for up to ``max_epochs`` epochs, scored by the mean fold ROC AUC at its
+    best epoch; the best is retrained on all pairs for that many epochs (the crate's
+    ``select::cross_validate``). Returns ``(model, table)``: a :class:`Model` and one dict
+    per candidate (``label``, ``mean_auc``, ``std_auc``, ``epochs``, ``fold_aucs``,
+    ``mean_train_loss``, ``seconds``, ``chosen``). ``callback(report)`` receives a dict
+    after every fit.
+    """
+    y = np.asarray(labels)
+    data = ItemPairs(items, ids, y.astype(np.float32))
+    return cross_validate(
+        data,
+        combiners=list(combiners),
+        hidden=[list(h) for h in hidden],
+        learning_rates=list(learning_rates),
+        weight_decays=list(weight_decays),
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        folds=folds,
+        fold_seed=fold_seed,
+        seed=seed,
+        callback=callback,
+    )
 
 
 try:  # scikit-learn is optional: without it the estimator keeps its own get/set_params.

@@ -131,3 +131,18 @@ class Model:
     @staticmethod
     def load(path: Union[str, PathLike[str]]) -> "Model": ...
     def __eq__(self, other: object, /) -> bool: ...
+
+def cross_validate(
+    data: ItemPairs,
+    *,
+    combiners: Sequence[Union[str, Sequence[str]]],
+    hidden: Sequence[Sequence[int]] = ...,
+    learning_rates: Sequence[float] = ...,
+    weight_decays: Sequence[float] = ...,
+    batch_size: int = 256,
+    max_epochs: int = 30,
+    folds: int = 5,
+    fold_seed: int = 0,
+    seed: int = 0,
+    callback: Optional[Callable[[dict[str, Any]], Any]] = None,
+) -> Tuple[Model, list[dict[str, Any]]]: ...
