@@ -31,6 +31,7 @@
 //! | build a model | [`PairClassifier::builder`] with a [`Combiner`] (table in [`combiner`]), optionally an [`EncoderConfig`] and a [`HeadConfig`] ([`MlpConfig`]) |
 //! | give it data | [`PairDataset`] (two matrices and labels), [`ItemPairs`] (items once, pairs by id; [`io`] reads files), or your own storage through [`PairSource`] |
 //! | train it | [`PairClassifier::fit`] with a [`TrainConfig`] and an [`Optimizer`]; [`train`] has the history and observers |
+//! | choose a configuration | [`select::cross_validate`]: item-grouped k-fold cross-validation ([`ItemPairs::item_folds`]) over a search space, then a refit on all training pairs |
 //! | score pairs | [`PairClassifier::predict_proba`], [`PairClassifier::logits_for`]; unlabelled pairs by id with [`IdScorer`]; all pairs or top-k of many items in [`scoring`] |
 //! | judge it | [`evaluate`] (ROC AUC, AP, thresholds, reliability, asymmetry; see [`eval`] and [`metrics`]) |
 //! | decide | [`PairClassifier::calibrate`] ([`CalibrationMethod`]) and [`PairClassifier::set_threshold`] ([`ThresholdRule`]) on validation pairs, then [`PairClassifier::predict`]; see [`decision`] |
