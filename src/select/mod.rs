@@ -42,7 +42,7 @@ pub struct Candidate {
 ///
 /// | combiner | hidden | learning rate | weight decay | batch | epochs (max) |
 /// |---|---|---|---|---|---|
-/// | concat_swap_average, stack[sum, product, abs_diff] | [64] | 1e-3 | 0, 1e-2 | 256 | 20 |
+/// | concat_swap_average, `stack[sum+product+abs_diff]` | `[64]` | 1e-3 | 0, 1e-2 | 256 | 20 |
 ///
 /// Build others with [`SearchSpace::grid`] or [`SearchSpace::new`]. Regularisers that
 /// [`TrainConfig`] gains (dropout, noise, schedules) enter through the candidates'
