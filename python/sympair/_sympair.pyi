@@ -16,6 +16,7 @@ __all__ = [
     "PairDataset",
     "TrainingDiverged",
     "__version__",
+    "cross_validate",
     "num_threads",
     "set_num_threads",
 ]
