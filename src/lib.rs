@@ -137,4 +137,4 @@ pub use model::{FORMAT_VERSION, PairClassifierBuilder};
 #[doc(hidden)]
 pub use source::CheckedPairs;
 #[doc(hidden)]
-pub use train::{Control, EpochStats, History, TrainObserver};
+pub use train::{Control, EpochStats, History, LrSchedule, Monitor, TrainObserver, TrainWarning};

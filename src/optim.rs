@@ -171,12 +171,13 @@ impl OptState {
     ///
     /// The update is element-wise, so splitting a large tensor over the rayon pool gives
     /// the same bits as one thread.
-    pub(crate) fn step(
+    pub(crate) fn step_scaled(
         &mut self,
+        lr_factor: f32,
         for_each_tensor: impl FnOnce(&mut dyn FnMut(&mut [f32], &[f32])),
     ) -> bool {
         self.t = self.t.saturating_add(1);
-        let rule = Rule::new(&self.opt, self.t, self.weight_decay);
+        let rule = Rule::new(&self.opt, self.t, self.weight_decay, lr_factor);
         let (ms, vs) = (&mut self.m, &mut self.v);
         let mut slot = 0usize;
         let mut finite = true;
@@ -233,7 +234,7 @@ enum Rule {
 }
 
 impl Rule {
-    fn new(opt: &Optimizer, t: i32, wd: f32) -> Self {
+    fn new(opt: &Optimizer, t: i32, wd: f32, lr_factor: f32) -> Self {
         match *opt {
             Optimizer::Adam {
                 lr,
@@ -241,7 +242,7 @@ impl Rule {
                 beta2,
                 eps,
             } => Rule::Adam {
-                lr,
+                lr: lr * lr_factor,
                 beta1,
                 beta2,
                 eps,
@@ -249,7 +250,11 @@ impl Rule {
                 bc2: 1.0 - beta2.powi(t),
                 wd,
             },
-            Optimizer::Sgd { lr, momentum } => Rule::Sgd { lr, momentum, wd },
+            Optimizer::Sgd { lr, momentum } => Rule::Sgd {
+                lr: lr * lr_factor,
+                momentum,
+                wd,
+            },
         }
     }
 

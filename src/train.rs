@@ -25,6 +25,17 @@ use crate::loss::bce_batch;
 use crate::model::{Grads, PairClassifier, Work};
 use crate::optim::{OptState, Optimizer};
 
+mod early_stop;
+mod regularise;
+mod schedule;
+
+pub use early_stop::Monitor;
+pub use schedule::LrSchedule;
+
+/// Training pairs on which the training ROC AUC of every epoch is measured: a fixed,
+/// seeded sample of at most this many (all of them when there are fewer).
+pub const TRAIN_METRIC_SAMPLE: usize = 2048;
+
 /// Pairs per training slice: a mini-batch is cut into slices of this many pairs, each
 /// slice's gradient computed on its own (on any thread of the pool), and the slice
 /// gradients summed in slice order. Fixed, so that weights do not depend on the thread
@@ -70,6 +81,18 @@ pub struct TrainConfig {
     pos_weight: f32,
     consistency: f32,
     swap_augment: bool,
+    #[serde(default)]
+    monitor: Monitor,
+    #[serde(default)]
+    min_delta: f64,
+    #[serde(default)]
+    lr_schedule: LrSchedule,
+    #[serde(default)]
+    grad_clip: Option<f32>,
+    #[serde(default)]
+    input_noise: f32,
+    #[serde(default)]
+    input_dropout: f32,
 }
 
 /// The serde form of [`TrainConfig`] before [`TrainConfig::check`].
@@ -84,6 +107,18 @@ struct RawTrainConfig {
     pos_weight: f32,
     consistency: f32,
     swap_augment: bool,
+    #[serde(default)]
+    monitor: Monitor,
+    #[serde(default)]
+    min_delta: f64,
+    #[serde(default)]
+    lr_schedule: LrSchedule,
+    #[serde(default)]
+    grad_clip: Option<f32>,
+    #[serde(default)]
+    input_noise: f32,
+    #[serde(default)]
+    input_dropout: f32,
 }
 
 impl TryFrom<RawTrainConfig> for TrainConfig {
@@ -99,6 +134,12 @@ impl TryFrom<RawTrainConfig> for TrainConfig {
             pos_weight: raw.pos_weight,
             consistency: raw.consistency,
             swap_augment: raw.swap_augment,
+            monitor: raw.monitor,
+            min_delta: raw.min_delta,
+            lr_schedule: raw.lr_schedule,
+            grad_clip: raw.grad_clip,
+            input_noise: raw.input_noise,
+            input_dropout: raw.input_dropout,
         };
         cfg.check()?;
         Ok(cfg)
@@ -117,14 +158,21 @@ impl Default for TrainConfig {
             pos_weight: 1.0,
             consistency: 0.0,
             swap_augment: false,
+            monitor: Monitor::Auto,
+            min_delta: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            grad_clip: None,
+            input_noise: 0.0,
+            input_dropout: 0.0,
         }
     }
 }
 
 impl TrainConfig {
     /// The defaults: 20 epochs, batch 64, Adam with learning rate 1e-3, no weight decay,
-    /// seed 0, no early stopping, positive weight 1, no consistency penalty, no swap
-    /// augmentation.
+    /// seed 0, no early stopping (when turned on: [`Monitor::Auto`], min delta 0), positive
+    /// weight 1, no consistency penalty, no swap augmentation, constant learning rate, no
+    /// gradient clipping, no input noise or dropout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -155,8 +203,9 @@ impl TrainConfig {
         self
     }
     /// Early stopping: stop after `patience` epochs without improvement of the monitored
-    /// loss (validation loss if a validation set is given, else training loss) and restore
-    /// the best weights (default: off; at least 1).
+    /// quantity (see [`with_monitor`](Self::with_monitor): by default validation ROC AUC
+    /// when a validation set is given, else the training loss) and restore the weights of
+    /// the best epoch (default: off; at least 1).
     pub fn with_patience(mut self, patience: usize) -> Self {
         self.patience = Some(patience);
         self
@@ -177,6 +226,53 @@ impl TrainConfig {
         self.swap_augment = on;
         self
     }
+    /// What early stopping watches (default [`Monitor::Auto`]: validation ROC AUC with
+    /// validation data, training loss without). Only used with
+    /// [`with_patience`](Self::with_patience). A validation monitor without validation
+    /// data (or, for AUC and average precision, with validation data of one class) is an
+    /// [`Error::InvalidConfig`] at `fit`.
+    pub fn with_monitor(mut self, monitor: Monitor) -> Self {
+        self.monitor = monitor;
+        self
+    }
+    /// Smallest change of the monitored quantity that counts as an improvement for early
+    /// stopping (default 0; finite, `>= 0`; e.g. `1e-3` for AUC).
+    pub fn with_min_delta(mut self, min_delta: f64) -> Self {
+        self.min_delta = min_delta;
+        self
+    }
+    /// Learning-rate schedule (default [`LrSchedule::Constant`]).
+    pub fn with_lr_schedule(mut self, schedule: LrSchedule) -> Self {
+        self.lr_schedule = schedule;
+        self
+    }
+    /// Gradient-norm clipping: a mini-batch gradient whose L2 norm (over all parameters)
+    /// exceeds `max_norm` is scaled down to that norm before the optimizer step (default:
+    /// off; finite, `> 0`; 1 to 5 is the usual range).
+    pub fn with_grad_clip(mut self, max_norm: f32) -> Self {
+        self.grad_clip = Some(max_norm);
+        self
+    }
+    /// Gaussian input noise: during training only, every embedding value of every item of
+    /// a pair gets independent noise of this standard deviation (default 0 = off; finite,
+    /// `>= 0`; compare with the spread of your embedding values). Noise is drawn per item
+    /// row: when a pair is also trained in the order `(y, x)` (swap augmentation or
+    /// consistency), the swapped copy sees the same noisy items, so the two orders differ
+    /// only in order. Drawn from the seed, per slice of 32 pairs in fixed order: the same
+    /// weights for any number of threads. Prediction never adds noise.
+    pub fn with_input_noise(mut self, std_dev: f32) -> Self {
+        self.input_noise = std_dev;
+        self
+    }
+    /// Input (embedding) dropout: during training only, each embedding value of each item
+    /// is zeroed with probability `p` and the rest scaled by `1 / (1 - p)` (default 0 =
+    /// off; in `[0, 1)`; 0.1 to 0.3 is the usual range). Masks are drawn per item row like
+    /// [`with_input_noise`](Self::with_input_noise) (a pair and its swapped copy share
+    /// them; same weights for any number of threads). Prediction is untouched.
+    pub fn with_input_dropout(mut self, p: f32) -> Self {
+        self.input_dropout = p;
+        self
+    }
 
     /// Number of epochs.
     pub fn epochs(&self) -> usize {
@@ -189,6 +285,42 @@ impl TrainConfig {
     /// Positive-class weight.
     pub fn pos_weight(&self) -> f32 {
         self.pos_weight
+    }
+    /// Early-stopping patience, if on.
+    pub fn patience(&self) -> Option<usize> {
+        self.patience
+    }
+    /// Monitored quantity of early stopping.
+    pub fn monitor(&self) -> Monitor {
+        self.monitor
+    }
+    /// Optimizer.
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+    /// Weight decay.
+    pub fn weight_decay(&self) -> f32 {
+        self.weight_decay
+    }
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+    /// Learning-rate schedule.
+    pub fn lr_schedule(&self) -> &LrSchedule {
+        &self.lr_schedule
+    }
+    /// Gradient-norm clipping threshold, if on.
+    pub fn grad_clip(&self) -> Option<f32> {
+        self.grad_clip
+    }
+    /// Standard deviation of the Gaussian input noise.
+    pub fn input_noise(&self) -> f32 {
+        self.input_noise
+    }
+    /// Input dropout probability.
+    pub fn input_dropout(&self) -> f32 {
+        self.input_dropout
     }
 
     /// Checks every setting; `fit` calls this before touching the model.
@@ -221,6 +353,33 @@ impl TrainConfig {
                 format!("must be finite and >= 0, got {}", self.consistency),
             ));
         }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            return Err(Error::config(
+                "min_delta",
+                format!("must be finite and >= 0, got {}", self.min_delta),
+            ));
+        }
+        self.lr_schedule.check()?;
+        if let Some(c) = self.grad_clip {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::config(
+                    "grad_clip",
+                    format!("must be finite and > 0, got {c}"),
+                ));
+            }
+        }
+        if !(self.input_noise.is_finite() && self.input_noise >= 0.0) {
+            return Err(Error::config(
+                "input_noise",
+                format!("must be finite and >= 0, got {}", self.input_noise),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.input_dropout) {
+            return Err(Error::config(
+                "input_dropout",
+                format!("must be in [0, 1), got {}", self.input_dropout),
+            ));
+        }
         Ok(())
     }
 
@@ -234,13 +393,27 @@ impl TrainConfig {
 pub struct EpochStats {
     /// Epoch number, from 0.
     pub epoch: usize,
-    /// Mean training BCE over the epoch's batches (weighted by batch size).
+    /// Mean training BCE over the epoch's batches (weighted by batch size), with the
+    /// training-time regularisers (noise, dropout) applied.
     pub train_loss: f64,
+    /// ROC AUC on a fixed sample of the training pairs (at most [`TRAIN_METRIC_SAMPLE`],
+    /// chosen once from the seed) after the epoch, if the sample holds both classes.
+    /// Compare with [`valid_auc`](Self::valid_auc) to see overfitting.
+    #[serde(default)]
+    pub train_auc: Option<f64>,
     /// BCE on the validation set after the epoch, if one was given.
     pub valid_loss: Option<f64>,
     /// ROC AUC on the validation set after the epoch, if one was given and it holds
     /// both classes.
     pub valid_auc: Option<f64>,
+    /// Average precision on the validation set after the epoch, if one was given and it
+    /// holds both classes.
+    #[serde(default)]
+    pub valid_ap: Option<f64>,
+    /// Whether training stopped within this epoch (an observer's
+    /// [`on_batch`](TrainObserver::on_batch) said stop): the losses cover the batches run.
+    #[serde(default)]
+    pub partial: bool,
     /// Mean consistency penalty `mean (logit(x, y) - logit(y, x))^2` (before `lambda`)
     /// over the epoch, when the batch is trained in both orders.
     pub consistency: Option<f64>,
@@ -257,6 +430,46 @@ pub struct History {
     pub best_epoch: Option<usize>,
     /// Whether training stopped before the configured number of epochs.
     pub stopped_early: bool,
+    /// Signs that training did not learn (see [`TrainWarning`]); empty when all is well.
+    #[serde(default)]
+    pub warnings: Vec<TrainWarning>,
+}
+
+/// A sign, found after training, that the run did not learn. `fit` still returns `Ok`
+/// (the weights are finite); the warning says the configuration needs a look.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrainWarning {
+    /// No epoch after the first had a lower training loss than the first (runs of two or
+    /// more epochs): typically a learning rate far too high (Adam above ~0.1) or a
+    /// penalty that swamps the loss.
+    LossNeverImproved {
+        /// Training loss of the first epoch.
+        first: f64,
+        /// Lowest training loss of the later epochs.
+        best_later: f64,
+    },
+    /// No weight changed at all during the run (e.g. a learning rate so small, or a
+    /// penalty so large, that every update rounds away).
+    WeightsUnchanged,
+}
+
+impl std::fmt::Display for TrainWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrainWarning::LossNeverImproved { first, best_later } => write!(
+                f,
+                "the training loss never improved on its first epoch ({first:.4}; best later {best_later:.4}): check the learning rate and penalties"
+            ),
+            TrainWarning::WeightsUnchanged => {
+                write!(
+                    f,
+                    "no weight changed during training: check the learning rate and penalties"
+                )
+            }
+        }
+    }
 }
 
 /// What an observer wants after an epoch.
@@ -268,11 +481,23 @@ pub enum Control {
     Stop,
 }
 
-/// Called after every epoch; see [`PairClassifier::fit_observed`]. Closures
-/// `FnMut(&EpochStats) -> Control` implement it.
+/// Called after every epoch (and before every mini-batch); see
+/// [`PairClassifier::fit_observed`]. Closures `FnMut(&EpochStats) -> Control` implement
+/// it (with the default, never-stopping [`on_batch`](Self::on_batch)).
 pub trait TrainObserver {
     /// Sees the epoch's statistics and decides whether to go on.
     fn on_epoch(&mut self, stats: &EpochStats) -> Control;
+
+    /// Called before mini-batch `batch` (from 0) of epoch `epoch`; [`Control::Stop`] ends
+    /// training at once, within the epoch, the model keeping the weights of the last
+    /// finished batch (under early stopping the best epoch's weights are restored if one
+    /// was recorded). The history then ends with a [`partial`](EpochStats::partial) epoch
+    /// without validation metrics. Meant for cancellation (a Ctrl-C check); keep it cheap,
+    /// e.g. look at a clock and do real work every ~50 ms. Default: continue.
+    fn on_batch(&mut self, epoch: usize, batch: usize) -> Control {
+        let _ = (epoch, batch);
+        Control::Continue
+    }
 }
 
 impl<F: FnMut(&EpochStats) -> Control> TrainObserver for F {
@@ -325,6 +550,27 @@ impl<C: PairCombiner> PairClassifier<C> {
         if let Some(v) = valid {
             self.check_data(v, "valid")?;
         }
+        let monitor = config.monitor.resolve(valid.is_some());
+        if config.patience.is_some() && monitor.needs_valid() {
+            match valid {
+                None => {
+                    return Err(Error::config(
+                        "monitor",
+                        format!("{} needs validation data", monitor.name()),
+                    ));
+                }
+                Some(v) if monitor.higher_is_better() && !both_classes(v.labels()) => {
+                    return Err(Error::config(
+                        "monitor",
+                        format!(
+                            "{} needs validation data holding both classes",
+                            monitor.name()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         let start = Instant::now();
         let n = train.len();
         let bs = config.batch_size.min(n);
@@ -334,17 +580,43 @@ impl<C: PairCombiner> PairClassifier<C> {
         let mut opt = OptState::new(config.optimizer.clone(), config.weight_decay);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let mut order: Vec<usize> = (0..n).collect();
-        let mut backup = self.flat_params();
+        let sample = metric_sample(n, config.seed);
+        let initial = self.flat_params();
+        let mut backup = initial.clone();
         let mut best: Option<(f64, usize, Vec<f32>)> = None;
         let mut since_best = 0usize;
         let mut history = History::default();
         let rows_per_pair = if config.swap_augment { 2.0 } else { 1.0 };
+        let per_epoch = n.div_ceil(bs);
+        let total_steps = per_epoch * config.epochs;
+        let input = regularise::InputReg {
+            noise: config.input_noise,
+            dropout: config.input_dropout,
+        };
 
-        for epoch in 0..config.epochs {
+        'epochs: for epoch in 0..config.epochs {
             order.shuffle(&mut rng);
             let mut loss_sum = 0.0f64;
             let mut pen_sum = 0.0f64;
+            let mut pairs_run = 0usize;
             for (batch, idx) in order.chunks(bs).enumerate() {
+                if observer.on_batch(epoch, batch) == Control::Stop {
+                    if pairs_run > 0 {
+                        history.epochs.push(EpochStats {
+                            epoch,
+                            train_loss: loss_sum / (rows_per_pair * pairs_run as f64),
+                            train_auc: None,
+                            valid_loss: None,
+                            valid_auc: None,
+                            valid_ap: None,
+                            partial: true,
+                            consistency: doubled.then(|| pen_sum / pairs_run as f64),
+                            elapsed: start.elapsed(),
+                        });
+                    }
+                    history.stopped_early = true;
+                    break 'epochs;
+                }
                 let k = idx.len();
                 let spec = LossSpec {
                     pos_weight: config.pos_weight,
@@ -352,6 +624,10 @@ impl<C: PairCombiner> PairClassifier<C> {
                     swap_augment: config.swap_augment,
                     bce_scale: 1.0 / (rows_per_pair * k as f64) as f32,
                     pen_scale: 1.0 / k as f32,
+                    input,
+                    seed: config.seed,
+                    epoch,
+                    batch,
                 };
                 let (bce_sum, batch_pen) =
                     self.batch_gradient(train, idx, &spec, &mut slots, &mut grads)?;
@@ -364,10 +640,18 @@ impl<C: PairCombiner> PairClassifier<C> {
                         what: format!("loss is {loss}"),
                     });
                 }
+                if let Some(max_norm) = config.grad_clip {
+                    regularise::clip_grad_norm(&mut grads, max_norm);
+                }
                 loss_sum += bce_sum;
                 pen_sum += batch_pen;
+                pairs_run += k;
                 self.copy_params_into(&mut backup);
-                if !opt.step(|f| self.visit_params(Some(&grads), f)) {
+                let factor =
+                    config
+                        .lr_schedule
+                        .factor(epoch * per_epoch + batch, per_epoch, total_steps);
+                if !opt.step_scaled(factor, |f| self.visit_params(Some(&grads), f)) {
                     self.set_flat_params(&backup);
                     return Err(Error::Diverged {
                         epoch,
@@ -377,9 +661,10 @@ impl<C: PairCombiner> PairClassifier<C> {
                 }
             }
             let train_loss = loss_sum / (rows_per_pair * n as f64);
-            let (valid_loss, valid_auc) = match valid {
+            let train_auc = self.sample_auc(train, &sample)?;
+            let (valid_loss, valid_auc, valid_ap) = match valid {
                 Some(v) => {
-                    let (loss, auc) =
+                    let (loss, auc, ap) =
                         self.valid_metrics(v, config.pos_weight)
                             .map_err(|e| match e {
                                 Error::NonFiniteLogit { row, value } => Error::Diverged {
@@ -389,33 +674,44 @@ impl<C: PairCombiner> PairClassifier<C> {
                                 },
                                 other => other,
                             })?;
-                    (Some(loss), auc)
+                    (Some(loss), auc, ap)
                 }
-                None => (None, None),
+                None => (None, None, None),
             };
             let stats = EpochStats {
                 epoch,
                 train_loss,
+                train_auc,
                 valid_loss,
                 valid_auc,
+                valid_ap,
+                partial: false,
                 consistency: doubled.then(|| pen_sum / n as f64),
                 elapsed: start.elapsed(),
             };
-            let monitor = valid_loss.unwrap_or(train_loss);
-            if !monitor.is_finite() {
+            let loss_watch = valid_loss.unwrap_or(train_loss);
+            if !loss_watch.is_finite() {
                 return Err(Error::Diverged {
                     epoch,
                     batch: 0,
-                    what: format!("monitored loss is {monitor}"),
+                    what: format!("monitored loss is {loss_watch}"),
                 });
             }
+            let watched = match monitor {
+                Monitor::ValidAuc => valid_auc,
+                Monitor::ValidAveragePrecision => valid_ap,
+                Monitor::ValidLoss => valid_loss,
+                _ => Some(train_loss),
+            };
             let control = observer.on_epoch(&stats);
             history.epochs.push(stats);
             let mut stop = control == Control::Stop;
-            if let Some(patience) = config.patience {
-                let improved = best.as_ref().is_none_or(|(b, _, _)| monitor < *b);
+            if let (Some(patience), Some(value)) = (config.patience, watched) {
+                let improved = best.as_ref().is_none_or(|(b, _, _)| {
+                    early_stop::improves(monitor, value, *b, config.min_delta)
+                });
                 if improved {
-                    best = Some((monitor, epoch, self.flat_params()));
+                    best = Some((value, epoch, self.flat_params()));
                     since_best = 0;
                 } else {
                     since_best += 1;
@@ -433,11 +729,38 @@ impl<C: PairCombiner> PairClassifier<C> {
             self.set_flat_params(&params);
             history.best_epoch = Some(epoch);
         }
+        history.warnings = learning_warnings(&history, &initial, &self.flat_params());
         Ok(history)
     }
 
-    /// Mean BCE and ROC AUC (if defined) over a dataset.
-    fn valid_metrics(&self, data: &dyn PairData, pos_weight: f32) -> Result<(f64, Option<f64>)> {
+    /// ROC AUC over the training pairs `sample` (`None` if one class only).
+    fn sample_auc(&self, data: &dyn PairData, sample: &[usize]) -> Result<Option<f64>> {
+        let mut logits = Vec::with_capacity(sample.len());
+        let chunk = 256.min(sample.len()).max(1);
+        let mut work = self.work(chunk);
+        let mut labels = Vec::with_capacity(sample.len());
+        for idx in sample.chunks(chunk) {
+            let m = idx.len();
+            {
+                let (xs, ys) = work.inputs_mut(m);
+                data.try_gather(idx, xs, ys)?;
+            }
+            self.forward_stacked(m, &mut work)?;
+            logits.extend_from_slice(work.logits(m));
+            labels.extend(idx.iter().map(|&i| data.labels()[i]));
+        }
+        if logits.iter().any(|z| !z.is_finite()) {
+            return Ok(None);
+        }
+        Ok(crate::metrics::roc_auc(&logits, &labels).ok())
+    }
+
+    /// Mean BCE, ROC AUC and average precision (if defined) over a dataset.
+    fn valid_metrics(
+        &self,
+        data: &dyn PairData,
+        pos_weight: f32,
+    ) -> Result<(f64, Option<f64>, Option<f64>)> {
         let logits = self.logits_for(data)?;
         let labels = data.labels();
         let total: f64 = logits
@@ -446,7 +769,8 @@ impl<C: PairCombiner> PairClassifier<C> {
             .map(|(&z, &t)| crate::loss::bce_with_logits(z, t, pos_weight))
             .sum();
         let auc = crate::metrics::roc_auc(&logits, labels).ok();
-        Ok((total / data.len() as f64, auc))
+        let ap = crate::metrics::average_precision(&logits, labels).ok();
+        Ok((total / data.len() as f64, auc, ap))
     }
 
     /// Buffers for the slices of a mini-batch of `batch` pairs (at most [`MAX_SLOTS`]).
@@ -483,11 +807,13 @@ impl<C: PairCombiner> PairClassifier<C> {
         let (mut bce, mut pen) = (0.0f64, 0.0f64);
         let round = slots.len() * TRAIN_SLICE;
         for (r, pairs) in idx.chunks(round).enumerate() {
+            let first = r * slots.len();
             let active = &mut slots[..pairs.len().div_ceil(TRAIN_SLICE)];
             let sums: Vec<Result<(f64, f64)>> = active
                 .par_iter_mut()
                 .zip(pairs.par_chunks(TRAIN_SLICE))
-                .map(|(slot, slice)| self.train_slice(data, slice, slot, spec))
+                .enumerate()
+                .map(|(j, (slot, slice))| self.train_slice(data, slice, slot, spec, first + j))
                 .collect();
             for s in sums {
                 let (b, p) = s?;
@@ -509,6 +835,7 @@ impl<C: PairCombiner> PairClassifier<C> {
         pairs: &[usize],
         slot: &mut Slot,
         spec: &LossSpec,
+        slice_no: usize,
     ) -> Result<(f64, f64)> {
         let p = pairs.len();
         let doubled = spec.doubled();
@@ -522,11 +849,20 @@ impl<C: PairCombiner> PairClassifier<C> {
         {
             // x rows 0..m, y rows m..2m; rows p..2p of each are the swapped copies.
             let (xs, ys) = work.inputs_mut(m);
-            let (x1, x2) = xs.split_at(Axis(0), p);
-            let (y1, y2) = ys.split_at(Axis(0), p);
-            data.gather(pairs, x1, y1);
+            let (mut x1, x2) = xs.split_at(Axis(0), p);
+            let (mut y1, y2) = ys.split_at(Axis(0), p);
+            data.gather(pairs, x1.view_mut(), y1.view_mut());
+            if spec.input.active() {
+                // Per item row, in fixed order from the slice's own seed; the swapped
+                // copies below are copies, so both orders see the same noisy items.
+                let mut rng = regularise::slice_rng(spec.seed, spec.epoch, spec.batch, slice_no);
+                spec.input.apply(x1.view_mut(), &mut rng);
+                spec.input.apply(y1.view_mut(), &mut rng);
+            }
             if doubled {
-                data.gather(pairs, y2, x2);
+                let (mut x2, mut y2) = (x2, y2);
+                x2.assign(&y1);
+                y2.assign(&x1);
             }
         }
         let all_labels = data.labels();
@@ -581,6 +917,13 @@ impl<C: PairCombiner> PairClassifier<C> {
             swap_augment: false,
             bce_scale: 1.0 / n as f32,
             pen_scale: 1.0 / n as f32,
+            input: regularise::InputReg {
+                noise: 0.0,
+                dropout: 0.0,
+            },
+            seed: 0,
+            epoch: 0,
+            batch: 0,
         };
         let mut slots = self.train_slots(n, false);
         let mut total = self.zero_grads();
@@ -634,6 +977,54 @@ struct LossSpec {
     swap_augment: bool,
     bce_scale: f32,
     pen_scale: f32,
+    /// Input noise and dropout (training only).
+    input: regularise::InputReg,
+    /// Seed, epoch and batch: where the slices' input-noise RNGs come from.
+    seed: u64,
+    epoch: usize,
+    batch: usize,
+}
+
+/// Whether labels hold both classes.
+fn both_classes(labels: &[f32]) -> bool {
+    labels.iter().any(|&t| t > 0.5) && labels.iter().any(|&t| t < 0.5)
+}
+
+/// The fixed sample of training pairs whose AUC is reported per epoch: all pairs when
+/// there are at most [`TRAIN_METRIC_SAMPLE`], else a seeded choice, in increasing order.
+fn metric_sample(n: usize, seed: u64) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    if n > TRAIN_METRIC_SAMPLE {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5A17_C0DE);
+        idx.shuffle(&mut rng);
+        idx.truncate(TRAIN_METRIC_SAMPLE);
+        idx.sort_unstable();
+    }
+    idx
+}
+
+/// Warnings about a run that did not learn.
+fn learning_warnings(history: &History, initial: &[f32], last: &[f32]) -> Vec<TrainWarning> {
+    let mut out = Vec::new();
+    let full: Vec<f64> = history
+        .epochs
+        .iter()
+        .filter(|e| !e.partial)
+        .map(|e| e.train_loss)
+        .collect();
+    if full.len() >= 2 {
+        let best_later = full[1..].iter().copied().fold(f64::INFINITY, f64::min);
+        if best_later >= full[0] {
+            out.push(TrainWarning::LossNeverImproved {
+                first: full[0],
+                best_later,
+            });
+        }
+    }
+    if !history.epochs.is_empty() && initial == last {
+        out.push(TrainWarning::WeightsUnchanged);
+    }
+    out
 }
 
 impl LossSpec {

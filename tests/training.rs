@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use sympair::{
-    ClusterTask, Combiner, Error, HeadConfig, MlpConfig, Optimizer, PairClassifier, PairData,
-    TrainConfig,
+    ClusterTask, Combiner, Error, HeadConfig, MlpConfig, Monitor, Optimizer, PairClassifier,
+    PairData, TrainConfig,
 };
 
 fn task() -> (sympair::PairDataset, sympair::PairDataset) {
@@ -149,7 +149,8 @@ fn early_stopping_restores_the_weights_of_the_best_epoch() {
     let cfg = TrainConfig::new()
         .with_epochs(40)
         .with_optimizer(Optimizer::adam(0.05))
-        .with_patience(2);
+        .with_patience(2)
+        .with_monitor(Monitor::ValidLoss);
     let mut m = model(Combiner::Product);
     let h = m.fit(&train, Some(&valid), &cfg).unwrap();
     let best = h.best_epoch.expect("early stopping records the best epoch");
