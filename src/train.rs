@@ -36,6 +36,10 @@ pub use schedule::LrSchedule;
 /// seeded sample of at most this many (all of them when there are fewer).
 pub const TRAIN_METRIC_SAMPLE: usize = 2048;
 
+/// Training ROC AUC at or below which a run counts as not learning
+/// ([`TrainWarning::ChanceLevel`]).
+pub const CHANCE_AUC: f64 = 0.55;
+
 /// Pairs per training slice: a mini-batch is cut into slices of this many pairs, each
 /// slice's gradient computed on its own (on any thread of the pool), and the slice
 /// gradients summed in slice order. Fixed, so that weights do not depend on the thread
@@ -450,6 +454,14 @@ pub enum TrainWarning {
         /// Lowest training loss of the later epochs.
         best_later: f64,
     },
+    /// The ROC AUC on the training sample never exceeded [`CHANCE_AUC`] in any epoch (a
+    /// model that learns anything fits its own training pairs better than that): typically
+    /// a learning rate far too high (Adam `lr` above ~0.1, SGD above ~1) that saturated
+    /// the units, or a penalty that swamps the loss.
+    ChanceLevel {
+        /// Highest training AUC of the run.
+        best_train_auc: f64,
+    },
     /// No weight changed at all during the run (e.g. a learning rate so small, or a
     /// penalty so large, that every update rounds away).
     WeightsUnchanged,
@@ -461,6 +473,10 @@ impl std::fmt::Display for TrainWarning {
             TrainWarning::LossNeverImproved { first, best_later } => write!(
                 f,
                 "the training loss never improved on its first epoch ({first:.4}; best later {best_later:.4}): check the learning rate and penalties"
+            ),
+            TrainWarning::ChanceLevel { best_train_auc } => write!(
+                f,
+                "the training ROC AUC never rose above chance (best {best_train_auc:.3}): check the learning rate and penalties"
             ),
             TrainWarning::WeightsUnchanged => {
                 write!(
@@ -1018,6 +1034,20 @@ fn learning_warnings(history: &History, initial: &[f32], last: &[f32]) -> Vec<Tr
             out.push(TrainWarning::LossNeverImproved {
                 first: full[0],
                 best_later,
+            });
+        }
+    }
+    let aucs: Option<Vec<f64>> = history
+        .epochs
+        .iter()
+        .filter(|e| !e.partial)
+        .map(|e| e.train_auc)
+        .collect();
+    if let Some(aucs) = aucs {
+        let best = aucs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !aucs.is_empty() && best <= CHANCE_AUC {
+            out.push(TrainWarning::ChanceLevel {
+                best_train_auc: best,
             });
         }
     }
