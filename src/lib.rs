@@ -107,7 +107,7 @@ pub use ids::IdScorer;
 pub use indexed::ItemPairs;
 pub use mlp::MlpConfig;
 pub use model::{EncoderConfig, PairClassifier};
-pub use optim::Optimizer;
+pub use optim::{Optimizer, OptimizerState};
 pub use source::PairSource;
 pub use synth::ClusterTask;
 pub use threshold::ThresholdRule;

@@ -146,12 +146,134 @@ const STEP_CHUNK: usize = 2048;
 
 /// Optimizer state, one slot per parameter tensor in visiting order. It sees parameter
 /// and gradient slices, never the model: `fit` hands it the model's tensors one by one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawOptState")]
 pub(crate) struct OptState {
     opt: Optimizer,
     weight_decay: f32,
     t: i32,
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
+}
+
+/// The optimizer's running state between [`fit`](crate::PairClassifier::fit) calls: Adam's
+/// moment estimates and step count (SGD: the momentum buffers), for warm starts with
+/// [`PairClassifier::fit_warm`](crate::PairClassifier::fit_warm). Empty until the first
+/// warm fit; serialisable, so it can be kept beside a saved model.
+///
+/// ```
+/// use sympair::{ClusterTask, Combiner, OptimizerState, PairClassifier, TrainConfig};
+/// let data = ClusterTask::new(4, 3)?.generate(200, 1)?;
+/// let mut model = PairClassifier::builder(4, Combiner::AbsDiff).build()?;
+/// let mut state = OptimizerState::new();
+/// let cfg = TrainConfig::new().with_epochs(2);
+/// model.fit_warm(&data, None, &cfg, &mut state)?;
+/// assert_eq!(state.steps(), 8); // 2 epochs of 4 batches of 64 (the last one short)
+/// model.fit_warm(&data, None, &cfg, &mut state)?; // continues: Adam is not restarted
+/// assert_eq!(state.steps(), 16);
+/// # Ok::<(), sympair::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OptimizerState {
+    inner: Option<OptState>,
+}
+
+impl OptimizerState {
+    /// An empty state: the next warm fit starts the optimizer afresh.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Optimizer steps taken so far (0 when empty).
+    pub fn steps(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |s| s.t.max(0) as u64)
+    }
+    /// Whether no step has been taken.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_none()
+    }
+
+    /// The state to train with under `opt` and `weight_decay` for a model whose parameter
+    /// tensors have the lengths `shapes`: the kept moments (with the new settings) or a
+    /// fresh state. Errors: the kept state belongs to another optimizer kind or to a model
+    /// of other shapes.
+    pub(crate) fn take_for(
+        &mut self,
+        opt: &Optimizer,
+        weight_decay: f32,
+        shapes: &[usize],
+    ) -> Result<OptState> {
+        let Some(mut st) = self.inner.take().filter(|st| !st.m.is_empty()) else {
+            return Ok(OptState::new(opt.clone(), weight_decay));
+        };
+        let same_kind = matches!(
+            (&st.opt, opt),
+            (Optimizer::Adam { .. }, Optimizer::Adam { .. })
+                | (Optimizer::Sgd { .. }, Optimizer::Sgd { .. })
+        );
+        let fits = st.m.iter().map(Vec::len).eq(shapes.iter().copied())
+            && st.v.iter().map(Vec::len).eq(shapes.iter().copied());
+        if !same_kind || !fits {
+            let why = if same_kind {
+                "was built for a model of other parameter shapes"
+            } else {
+                "belongs to another optimizer kind"
+            };
+            self.inner = Some(st);
+            return Err(Error::config("optimizer_state", why));
+        }
+        st.opt = opt.clone();
+        st.weight_decay = weight_decay;
+        Ok(st)
+    }
+
+    /// Keeps `st` for the next warm fit.
+    pub(crate) fn put(&mut self, st: OptState) {
+        self.inner = Some(st);
+    }
+}
+
+/// The serde form of [`OptState`] before its checks.
+#[derive(Deserialize)]
+struct RawOptState {
+    opt: Optimizer,
+    weight_decay: f32,
+    t: i32,
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+}
+
+impl TryFrom<RawOptState> for OptState {
+    type Error = Error;
+    fn try_from(raw: RawOptState) -> Result<Self> {
+        let bad = |what: String| Err(Error::config("optimizer_state", what));
+        if raw.t < 0 {
+            return bad(format!("step count must be >= 0, got {}", raw.t));
+        }
+        if !(raw.weight_decay.is_finite() && raw.weight_decay >= 0.0) {
+            return bad(format!(
+                "weight decay must be finite and >= 0, got {}",
+                raw.weight_decay
+            ));
+        }
+        if raw.m.len() != raw.v.len() || raw.m.iter().zip(&raw.v).any(|(a, b)| a.len() != b.len()) {
+            return bad("first and second moments differ in shape".into());
+        }
+        for (t, (m, v)) in raw.m.iter().zip(&raw.v).enumerate() {
+            if let Some(k) = m.iter().position(|x| !x.is_finite()) {
+                return bad(format!("non-finite first moment in tensor {t} at {k}"));
+            }
+            if let Some(k) = v.iter().position(|x| !(x.is_finite() && *x >= 0.0)) {
+                return bad(format!("invalid second moment in tensor {t} at {k}"));
+            }
+        }
+        Ok(OptState {
+            opt: raw.opt,
+            weight_decay: raw.weight_decay,
+            t: raw.t,
+            m: raw.m,
+            v: raw.v,
+        })
+    }
 }
 
 impl OptState {

@@ -23,7 +23,7 @@ use crate::data::PairData;
 use crate::error::{Error, Result};
 use crate::loss::bce_batch;
 use crate::model::{Grads, PairClassifier, Work};
-use crate::optim::{OptState, Optimizer};
+use crate::optim::{OptState, Optimizer, OptimizerState};
 
 mod early_stop;
 mod regularise;
@@ -561,6 +561,37 @@ impl<C: PairCombiner> PairClassifier<C> {
         config: &TrainConfig,
         observer: &mut dyn TrainObserver,
     ) -> Result<History> {
+        self.fit_warm_observed(train, valid, config, &mut OptimizerState::new(), observer)
+    }
+
+    /// Warm start: [`fit`](Self::fit) that continues from the optimizer state `state`
+    /// (Adam's moments and step count, SGD's momentum) left by an earlier warm fit of this
+    /// model, and leaves its own state there for the next one. An empty state starts
+    /// afresh, like `fit`. The configuration's optimizer settings (learning rate, betas)
+    /// and weight decay apply from now on; the learning-rate schedule restarts with the
+    /// call. `state` is kept when the fit fails.
+    ///
+    /// Errors as `fit`, and [`Error::InvalidConfig`] (field `optimizer_state`) if `state`
+    /// belongs to another optimizer kind or to a model of other parameter shapes.
+    pub fn fit_warm(
+        &mut self,
+        train: &dyn PairData,
+        valid: Option<&dyn PairData>,
+        config: &TrainConfig,
+        state: &mut OptimizerState,
+    ) -> Result<History> {
+        self.fit_warm_observed(train, valid, config, state, &mut Silent)
+    }
+
+    /// [`fit_warm`](Self::fit_warm) with an observer.
+    pub fn fit_warm_observed(
+        &mut self,
+        train: &dyn PairData,
+        valid: Option<&dyn PairData>,
+        config: &TrainConfig,
+        state: &mut OptimizerState,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<History> {
         config.check()?;
         self.check_data(train, "train")?;
         if let Some(v) = valid {
@@ -587,13 +618,35 @@ impl<C: PairCombiner> PairClassifier<C> {
                 Some(_) => {}
             }
         }
+        let bs = config.batch_size.min(train.len());
+        let slots = self.train_slots(bs, config.doubles_batch());
+        let grads = self.zero_grads();
+        let shapes: Vec<usize> = grads.tensors().iter().map(|t| t.len()).collect();
+        let mut opt = state.take_for(&config.optimizer, config.weight_decay, &shapes)?;
+        let result = self.fit_with(
+            train, valid, config, observer, &mut opt, monitor, slots, grads,
+        );
+        state.put(opt);
+        result
+    }
+
+    /// The training loop of [`fit_warm_observed`](Self::fit_warm_observed), after the checks.
+    #[allow(clippy::too_many_arguments)]
+    fn fit_with(
+        &mut self,
+        train: &dyn PairData,
+        valid: Option<&dyn PairData>,
+        config: &TrainConfig,
+        observer: &mut dyn TrainObserver,
+        opt: &mut OptState,
+        monitor: Monitor,
+        mut slots: Vec<Slot>,
+        mut grads: Grads,
+    ) -> Result<History> {
         let start = Instant::now();
         let n = train.len();
         let bs = config.batch_size.min(n);
         let doubled = config.doubles_batch();
-        let mut slots = self.train_slots(bs, doubled);
-        let mut grads = self.zero_grads();
-        let mut opt = OptState::new(config.optimizer.clone(), config.weight_decay);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let mut order: Vec<usize> = (0..n).collect();
         let sample = metric_sample(n, config.seed);
