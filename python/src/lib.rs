@@ -23,11 +23,12 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
+use std::time::{Duration, Instant};
 use sympair::select::{Progress, SearchSpace, SelectConfig};
 use sympair::{
     Activation, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig,
-    IdScorer, ItemPairs, MlpConfig, Optimizer, PairClassifier, PairCombiner, PairData, PairDataset,
-    PairSource, Similarity, Stack, TrainConfig,
+    IdScorer, ItemPairs, MlpConfig, Monitor, Optimizer, PairClassifier, PairCombiner, PairData,
+    PairDataset, PairSource, Similarity, Stack, TrainConfig, TrainObserver,
 };
 
 create_exception!(
@@ -275,12 +276,67 @@ fn to_python<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAn
     Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
 }
 
+/// How often the binding looks for Ctrl-C between mini-batches.
+const SIGNAL_CHECK_EVERY: Duration = Duration::from_millis(50);
+
+/// The training observer of `Model.fit`: checks for signals (Ctrl-C) before a mini-batch
+/// when [`SIGNAL_CHECK_EVERY`] has passed since the last check (taking the GIL only
+/// then), and after every epoch, where it also calls the Python callback.
+struct PyObserver {
+    callback: Option<Py<PyAny>>,
+    /// The first Python exception raised; training stops and `fit` re-raises it.
+    raised: Option<PyErr>,
+    last_check: Instant,
+}
+
+impl TrainObserver for PyObserver {
+    fn on_batch(&mut self, _epoch: usize, _batch: usize) -> Control {
+        if self.last_check.elapsed() < SIGNAL_CHECK_EVERY {
+            return Control::Continue;
+        }
+        self.last_check = Instant::now();
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => Control::Continue,
+            Err(e) => {
+                self.raised = Some(e);
+                Control::Stop
+            }
+        })
+    }
+
+    fn on_epoch(&mut self, stats: &EpochStats) -> Control {
+        self.last_check = Instant::now();
+        Python::attach(|py| {
+            let step = || -> PyResult<Control> {
+                py.check_signals()?;
+                if let Some(cb) = &self.callback {
+                    let ret = cb.call1(py, (epoch_dict(py, stats)?,))?;
+                    if ret.bind(py).is(&*pyo3::types::PyBool::new(py, false)) {
+                        return Ok(Control::Stop);
+                    }
+                }
+                Ok(Control::Continue)
+            };
+            match step() {
+                Ok(c) => c,
+                Err(e) => {
+                    self.raised = Some(e);
+                    Control::Stop
+                }
+            }
+        })
+    }
+}
+
 fn epoch_dict<'py>(py: Python<'py>, s: &EpochStats) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("epoch", s.epoch)?;
     d.set_item("train_loss", s.train_loss)?;
     d.set_item("valid_loss", s.valid_loss)?;
     d.set_item("valid_auc", s.valid_auc)?;
+    d.set_item("valid_ap", s.valid_ap)?;
+    d.set_item("train_auc", s.train_auc)?;
+    d.set_item("partial", s.partial)?;
     d.set_item("consistency", s.consistency)?;
     d.set_item("elapsed", s.elapsed.as_secs_f64())?;
     Ok(d)
@@ -664,10 +720,14 @@ impl PyModel {
     /// Trains on `train` (a `PairDataset`, an `ItemPairs`, or a tuple `(x, y, labels)` of
     /// arrays, read in place without copying the pairs), reporting validation loss and
     /// ROC AUC on `valid` after every epoch if given. Releases the GIL; checks for Ctrl-C
-    /// after every epoch (raising `KeyboardInterrupt`, the model keeping the weights of the
-    /// last finished epoch). `callback(stats: dict)` is called after every epoch; returning
-    /// `False` stops training. Returns the history as a dict.
-    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None))]
+    /// between mini-batches (at most every ~50 ms) and after every epoch (raising
+    /// `KeyboardInterrupt`, the model keeping the weights of the last finished batch).
+    /// `callback(stats: dict)` is called after every epoch; returning `False` stops
+    /// training. `monitor` ("auto", "valid_auc", "valid_ap", "valid_loss", "train_loss")
+    /// and `min_delta` steer early stopping (`patience`); `grad_clip`, `input_noise` and
+    /// `input_dropout` are the crate's training regularisers. Returns the history as a
+    /// dict (with `warnings`: a list of strings when training did not learn).
+    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None, monitor = "auto", min_delta = 0.0, grad_clip = None, input_noise = 0.0, input_dropout = 0.0))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
@@ -686,7 +746,24 @@ impl PyModel {
         consistency: f32,
         swap_augment: bool,
         callback: Option<Py<PyAny>>,
+        monitor: &str,
+        min_delta: f64,
+        grad_clip: Option<f32>,
+        input_noise: f32,
+        input_dropout: f32,
     ) -> PyResult<Py<PyAny>> {
+        let monitor = match monitor {
+            "auto" => Monitor::Auto,
+            "valid_auc" => Monitor::ValidAuc,
+            "valid_ap" => Monitor::ValidAveragePrecision,
+            "valid_loss" => Monitor::ValidLoss,
+            "train_loss" => Monitor::TrainLoss,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown monitor {other:?}: expected \"auto\", \"valid_auc\", \"valid_ap\", \"valid_loss\" or \"train_loss\""
+                )));
+            }
+        };
         let opt = match optimizer {
             "adam" => Optimizer::adam(learning_rate),
             "sgd" => Optimizer::sgd(learning_rate, momentum),
@@ -704,30 +781,23 @@ impl PyModel {
             .with_seed(seed)
             .with_pos_weight(pos_weight)
             .with_consistency(consistency)
-            .with_swap_augment(swap_augment);
+            .with_swap_augment(swap_augment)
+            .with_monitor(monitor)
+            .with_min_delta(min_delta)
+            .with_input_noise(input_noise)
+            .with_input_dropout(input_dropout);
         if let Some(p) = patience {
             cfg = cfg.with_patience(p);
         }
+        if let Some(c) = grad_clip {
+            cfg = cfg.with_grad_clip(c);
+        }
         // The first Python exception raised by the callback or by a signal handler
-        // (Ctrl-C): training stops after the epoch and the exception is re-raised.
-        let mut raised: Option<PyErr> = None;
-        let mut observer = |stats: &EpochStats| -> Control {
-            Python::attach(|py| {
-                let step = || -> PyResult<Control> {
-                    py.check_signals()?;
-                    if let Some(cb) = &callback {
-                        let ret = cb.call1(py, (epoch_dict(py, stats)?,))?;
-                        if ret.bind(py).is(&*pyo3::types::PyBool::new(py, false)) {
-                            return Ok(Control::Stop);
-                        }
-                    }
-                    Ok(Control::Continue)
-                };
-                step().unwrap_or_else(|e| {
-                    raised = Some(e);
-                    Control::Stop
-                })
-            })
+        // (Ctrl-C) stops training (within the epoch for a signal) and is re-raised.
+        let mut observer = PyObserver {
+            callback,
+            raised: None,
+            last_check: Instant::now(),
         };
         let inner = &mut self.inner;
         let result = with_data(py, train, |train| match valid {
@@ -736,7 +806,7 @@ impl PyModel {
             }),
             None => Ok(py.detach(|| inner.fit_observed(train, None, &cfg, &mut observer))),
         })?;
-        if let Some(e) = raised {
+        if let Some(e) = observer.raised {
             return Err(e);
         }
         let history = result.py_err()?;
@@ -749,6 +819,8 @@ impl PyModel {
         d.set_item("epochs", epochs_list)?;
         d.set_item("best_epoch", history.best_epoch)?;
         d.set_item("stopped_early", history.stopped_early)?;
+        let warnings: Vec<String> = history.warnings.iter().map(|w| w.to_string()).collect();
+        d.set_item("warnings", warnings)?;
         Ok(d.into_any().unbind())
     }
 

@@ -240,9 +240,22 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     swap_augment : bool, default=False
         Also train every pair in the order ``(y, x)``.
     patience : int or None, default=None
-        Early stopping after this many epochs without improvement of the validation loss
-        (``eval_set`` given to :meth:`fit`) or else the training loss; the best weights are
-        restored. ``None``: no early stopping.
+        Early stopping after this many epochs without improvement of ``monitor``; the best
+        weights are restored. ``None``: no early stopping.
+    monitor : str, default="auto"
+        What early stopping watches: ``"auto"`` (validation ROC AUC when ``eval_set`` is
+        given to :meth:`fit`, else the training loss), ``"valid_auc"``, ``"valid_ap"``,
+        ``"valid_loss"`` or ``"train_loss"``.
+    min_delta : float, default=0.0
+        Smallest change of ``monitor`` that counts as an improvement.
+    grad_clip : float or None, default=None
+        Clip each mini-batch gradient to this L2 norm. ``None``: off.
+    input_noise : float, default=0.0
+        Standard deviation of Gaussian noise added to the item embeddings during training
+        (per item; a pair and its swapped copy share it). Prediction is untouched.
+    input_dropout : float, default=0.0
+        Probability of zeroing each embedding value during training (per item, scaled by
+        ``1 / (1 - p)``). Prediction is untouched.
     random_state : int or None, default=0
         Seed of the weight initialisation and of the shuffling. ``None`` draws one from
         numpy's global generator. The same seed gives bit-identical weights.
@@ -261,7 +274,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         ``2 * d``, the width of a pair written as ``[x | y]``.
     history_ : dict
         Per-epoch training record (``"epochs"``: list of dicts with ``train_loss``,
-        ``valid_loss``, ``valid_auc``, ``elapsed``; ``"best_epoch"``; ``"stopped_early"``).
+        ``train_auc`` (on a fixed sample of training pairs), ``valid_loss``, ``valid_auc``,
+        ``valid_ap``, ``elapsed``; ``"best_epoch"``; ``"stopped_early"``; ``"warnings"``:
+        messages when training did not learn).
 
     Notes
     -----
@@ -299,6 +314,11 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         patience: Optional[int] = None,
         random_state: Optional[int] = 0,
         verbose: bool = False,
+        monitor: str = "auto",
+        min_delta: float = 0.0,
+        grad_clip: Optional[float] = None,
+        input_noise: float = 0.0,
+        input_dropout: float = 0.0,
     ):
         self.combiner = combiner
         self.hidden = hidden
@@ -316,6 +336,11 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.random_state = random_state
         self.verbose = verbose
+        self.monitor = monitor
+        self.min_delta = min_delta
+        self.grad_clip = grad_clip
+        self.input_noise = input_noise
+        self.input_dropout = input_dropout
 
     # -- scikit-learn plumbing ---------------------------------------------------------
 
@@ -511,7 +536,12 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = 2 * d
         self.items_ = items
         epochs_seen: list = []
-        self.history_: dict = {"epochs": epochs_seen, "best_epoch": None, "stopped_early": False}
+        self.history_: dict = {
+            "epochs": epochs_seen,
+            "best_epoch": None,
+            "stopped_early": False,
+            "warnings": [],
+        }
         bar = _ProgressBar(self.epochs) if self.verbose else None
 
         def on_epoch(stats: dict):
@@ -536,6 +566,11 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
                 patience=self.patience,
                 seed=seed,
                 callback=on_epoch,
+                monitor=self.monitor,
+                min_delta=self.min_delta,
+                grad_clip=self.grad_clip,
+                input_noise=self.input_noise,
+                input_dropout=self.input_dropout,
             )
         finally:
             if bar is not None:

@@ -113,6 +113,11 @@ class Model:
         consistency: float = 0.0,
         swap_augment: bool = False,
         callback: Optional[Callable[[dict[str, Any]], Optional[bool]]] = None,
+        monitor: str = "auto",
+        min_delta: float = 0.0,
+        grad_clip: Optional[float] = None,
+        input_noise: float = 0.0,
+        input_dropout: float = 0.0,
     ) -> dict[str, Any]: ...
     def predict_logits(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]: ...
     def predict_logits_stacked(self, pairs: _ArrayLike) -> npt.NDArray[np.float32]: ...
