@@ -82,6 +82,10 @@ impl Default for Optimizer {
 
 impl Optimizer {
     /// Adam with learning rate `lr`, `beta1 = 0.9`, `beta2 = 0.999`, `eps = 1e-8`.
+    ///
+    /// Sane range: `1e-4 ..= 1e-2` (default 1e-3). Any finite `lr > 0` is accepted, but
+    /// above ~0.1 the units saturate and the model stays at chance while `fit` returns
+    /// `Ok`: look at [`History::warnings`](crate::History::warnings).
     pub fn adam(lr: f32) -> Self {
         Optimizer::Adam {
             lr,
@@ -92,6 +96,10 @@ impl Optimizer {
     }
 
     /// SGD with learning rate `lr` and momentum `momentum`.
+    ///
+    /// Sane range: `lr` in `1e-3 ..= 0.5`, `momentum` 0.9 (any finite `lr > 0` and
+    /// momentum in `[0, 1)` are accepted; see [`History::warnings`](crate::History::warnings)
+    /// for runs that do not learn).
     pub fn sgd(lr: f32, momentum: f32) -> Self {
         Optimizer::Sgd { lr, momentum }
     }

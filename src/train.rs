@@ -190,7 +190,8 @@ impl TrainConfig {
         self.batch_size = batch_size;
         self
     }
-    /// Optimizer (default `Optimizer::adam(1e-3)`).
+    /// Optimizer (default `Optimizer::adam(1e-3)`; see [`Optimizer::adam`] for sane
+    /// learning rates).
     pub fn with_optimizer(mut self, optimizer: Optimizer) -> Self {
         self.optimizer = optimizer;
         self
@@ -221,6 +222,10 @@ impl TrainConfig {
     }
     /// Consistency penalty `lambda` for order-dependent models (default 0 = off; finite,
     /// `>= 0`). Adds `lambda * mean (logit(x, y) - logit(y, x))^2` to the loss.
+    ///
+    /// Sane range: `0.01 ..= 10`. Far larger values swamp the classification loss (at
+    /// `1e30` no weight moves usefully); `fit` still returns `Ok`, so check
+    /// [`History::warnings`].
     pub fn with_consistency(mut self, lambda: f32) -> Self {
         self.consistency = lambda;
         self
@@ -454,13 +459,13 @@ pub enum TrainWarning {
         /// Lowest training loss of the later epochs.
         best_later: f64,
     },
-    /// The ROC AUC on the training sample never exceeded [`CHANCE_AUC`] in any epoch (a
-    /// model that learns anything fits its own training pairs better than that): typically
-    /// a learning rate far too high (Adam `lr` above ~0.1, SGD above ~1) that saturated
-    /// the units, or a penalty that swamps the loss.
+    /// The weights the model ends with rank the training sample no better than
+    /// [`CHANCE_AUC`] (a model that learns anything fits its own training pairs better
+    /// than that): typically a learning rate far too high (Adam `lr` above ~0.1, SGD above
+    /// ~1) that saturated the units, or a penalty that swamps the loss.
     ChanceLevel {
-        /// Highest training AUC of the run.
-        best_train_auc: f64,
+        /// Training ROC AUC of the final weights (on the fixed training sample).
+        train_auc: f64,
     },
     /// No weight changed at all during the run (e.g. a learning rate so small, or a
     /// penalty so large, that every update rounds away).
@@ -474,9 +479,9 @@ impl std::fmt::Display for TrainWarning {
                 f,
                 "the training loss never improved on its first epoch ({first:.4}; best later {best_later:.4}): check the learning rate and penalties"
             ),
-            TrainWarning::ChanceLevel { best_train_auc } => write!(
+            TrainWarning::ChanceLevel { train_auc } => write!(
                 f,
-                "the training ROC AUC never rose above chance (best {best_train_auc:.3}): check the learning rate and penalties"
+                "the trained model ranks its own training pairs at chance (ROC AUC {train_auc:.3}): check the learning rate and penalties"
             ),
             TrainWarning::WeightsUnchanged => {
                 write!(
@@ -1090,18 +1095,15 @@ fn learning_warnings(history: &History, initial: &[f32], last: &[f32]) -> Vec<Tr
             });
         }
     }
-    let aucs: Option<Vec<f64>> = history
-        .epochs
-        .iter()
-        .filter(|e| !e.partial)
-        .map(|e| e.train_auc)
-        .collect();
-    if let Some(aucs) = aucs {
-        let best = aucs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !aucs.is_empty() && best <= CHANCE_AUC {
-            out.push(TrainWarning::ChanceLevel {
-                best_train_auc: best,
-            });
+    // The training AUC of the weights the model ends with: the restored best epoch's, or
+    // the last full epoch's.
+    let kept = match history.best_epoch {
+        Some(b) => history.epochs.get(b),
+        None => history.epochs.iter().rev().find(|e| !e.partial),
+    };
+    if let Some(train_auc) = kept.and_then(|e| e.train_auc) {
+        if train_auc <= CHANCE_AUC {
+            out.push(TrainWarning::ChanceLevel { train_auc });
         }
     }
     if !history.epochs.is_empty() && initial == last {
