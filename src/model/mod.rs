@@ -33,6 +33,7 @@ use crate::head::Head;
 use crate::mlp::Mlp;
 
 mod builder;
+mod encode;
 mod forward;
 mod params;
 mod persist;
