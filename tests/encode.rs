@@ -84,7 +84,7 @@ fn encode_independent_of_batch_chunking_and_threads() {
     assert_eq!(bits(&one), bits(&two));
     for (i, row) in x.axis_iter(Axis(0)).enumerate().step_by(37) {
         let single = model.encode(row.insert_axis(Axis(0))).unwrap();
-        assert_eq!(bits(&single), bits(&one.slice(s![i..i + 1, ..])), "row {i}");
+        assert_eq!(bits(&single), bits(one.slice(s![i..i + 1, ..])), "row {i}");
     }
     // A strided (transposed-layout) view gives the same vectors.
     let xt = x.t().to_owned();
