@@ -839,6 +839,20 @@ impl PyModel {
         Ok(out.into_pyarray(py))
     }
 
+    /// The trained encoder's vectors for the rows of `items` (`(n, d)` float32, read in
+    /// place): `(n, e)` float32, bit for bit what the model combines inside. Without an
+    /// encoder, a copy of `items`. Releases the GIL.
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let items = float_array::<Ix2>(items, "items")?;
+        let v = items.as_array();
+        let out = py.detach(|| self.inner.encode(v)).py_err()?;
+        Ok(out.into_pyarray(py))
+    }
+
     /// Logits of the pairs `(X[i, 0], X[i, 1])` of an `(n, 2, d)` float32 array, read in
     /// place. Releases the GIL.
     fn predict_logits_stacked<'py>(
