@@ -65,6 +65,11 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok(self.encode_unchecked(items))
     }
 
+    /// The encoder, mutable, for encoder-only training (`metric`).
+    pub(crate) fn encoder_mut(&mut self) -> Option<&mut crate::mlp::Mlp> {
+        self.encoder.as_mut()
+    }
+
     /// [`encode`](Self::encode) on items already checked (right width, finite, non-empty).
     pub(crate) fn encode_unchecked(&self, items: ArrayView2<f32>) -> Array2<f32> {
         let Some(enc) = self.encoder.as_ref() else {
