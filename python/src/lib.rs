@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use sympair::select::{Progress, SearchSpace, SelectConfig};
 use sympair::{
     Activation, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig,
-    IdScorer, ItemPairs, MlpConfig, Monitor, Optimizer, PairClassifier, PairCombiner, PairData,
-    PairDataset, PairSource, Similarity, Stack, TrainConfig, TrainObserver,
+    IdScorer, ItemPairs, MetricConfig, MetricLoss, MlpConfig, Monitor, Optimizer, PairClassifier,
+    PairCombiner, PairData, PairDataset, PairSource, Similarity, Stack, TrainConfig, TrainObserver,
 };
 
 create_exception!(
@@ -822,6 +822,58 @@ impl PyModel {
         let warnings: Vec<String> = history.warnings.iter().map(|w| w.to_string()).collect();
         d.set_item("warnings", warnings)?;
         Ok(d.into_any().unbind())
+    }
+
+    /// Trains the shared encoder alone with a metric-learning loss: `"contrastive"`
+    /// (`margin`), `"triplet"` (in-batch negatives, `margin`) or `"infonce"` (in-batch
+    /// negatives, `temperature`). Returns the mean loss per epoch. Releases the GIL.
+    #[pyo3(signature = (train, *, loss = "contrastive", margin = 1.0, temperature = 0.05, epochs = 20, batch_size = 128, learning_rate = 1e-3, seed = 0))]
+    #[allow(clippy::too_many_arguments)]
+    fn fit_metric(
+        &mut self,
+        py: Python<'_>,
+        train: &Bound<'_, PyAny>,
+        loss: &str,
+        margin: f32,
+        temperature: f32,
+        epochs: usize,
+        batch_size: usize,
+        learning_rate: f32,
+        seed: u64,
+    ) -> PyResult<Vec<f64>> {
+        let loss = match loss {
+            "contrastive" => MetricLoss::Contrastive { margin },
+            "triplet" => MetricLoss::Triplet { margin },
+            "infonce" => MetricLoss::InfoNce { temperature },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown metric loss {other:?}: expected \"contrastive\", \"triplet\" or \"infonce\""
+                )));
+            }
+        };
+        let cfg = MetricConfig::new(loss)
+            .epochs(epochs)
+            .and_then(|c| c.batch_size(batch_size))
+            .and_then(|c| c.optimizer(Optimizer::adam(learning_rate)))
+            .py_err()?
+            .seed(seed);
+        let inner = &mut self.inner;
+        with_data(py, train, |train| {
+            py.detach(|| inner.fit_metric(train, &cfg)).py_err()
+        })
+    }
+
+    /// Platt scaling of the one-number similarity head on labelled pairs `valid`:
+    /// fits `logit = w * similarity + b` and returns `(w, b)`. Releases the GIL.
+    fn calibrate_similarity(
+        &mut self,
+        py: Python<'_>,
+        valid: &Bound<'_, PyAny>,
+    ) -> PyResult<(f32, f32)> {
+        let inner = &mut self.inner;
+        with_data(py, valid, |valid| {
+            py.detach(|| inner.calibrate_similarity(valid)).py_err()
+        })
     }
 
     /// Logits of the pairs `(x[i], y[i])`, `x, y: (n, d)` float32 in any memory layout
