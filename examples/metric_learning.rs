@@ -37,8 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let classes = read_classes(&root.join("examples/data/packages_classes.csv"))?;
     let items = std::sync::Arc::new(items);
     let train_all = ItemPairs::new(items.clone(), train_rows)?;
-    // Validation pairs for calibration only: 10% of the training pairs.
-    let (train, valid) = train_all.split_by_pair(0.1, 7)?;
+    // Validation pairs (calibration, the BCE model's best epoch) on items held out from
+    // training, like the test pairs: 15% of the training items; pairs across the two
+    // parts are dropped. Pairs of seen items would make the calibration overconfident.
+    let (train, valid, _) = train_all.split_by_item(0.85, 7)?;
     let test = ItemPairs::new(items.clone(), test_rows.clone())?;
     // Held-out items: those of the test pairs (the split holds out 20% of every section).
     let held: Vec<usize> = test_rows
