@@ -17,8 +17,8 @@ use std::time::Instant;
 use ndarray::{Array2, ArrayView2, Axis};
 use sympair::metrics::roc_auc;
 use sympair::{
-    Combiner, EncoderConfig, HeadConfig, ItemPairs, MetricConfig, MetricLoss, MlpConfig, Optimizer,
-    PairClassifier, PairData, Similarity, TrainConfig,
+    CalibrationMethod, Combiner, EncoderConfig, HeadConfig, ItemPairs, MetricConfig, MetricLoss,
+    MlpConfig, Optimizer, PairClassifier, PairData, Similarity, TrainConfig,
 };
 
 const DATA: &str = "python/examples/data/packages";
@@ -95,9 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_optimizer(Optimizer::adam(1e-3))
         .with_seed(1);
     bce.fit(&train, Some(&valid), &cfg)?;
+    bce.calibrate(CalibrationMethod::Platt, &valid)?;
     let secs = t.elapsed().as_secs_f64();
     report(
-        "BCE encoder + distance head",
+        "BCE encoder + distance head (Platt on valid)",
         &bce,
         &test,
         held_items.view(),
@@ -170,12 +171,17 @@ fn report(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let logits = model.logits_for(test)?;
     let auc = roc_auc(&logits, test.labels())?;
-    let logloss = logits
+    // Log-loss of the calibrated probabilities.
+    let proba = model.proba_for(test)?;
+    let logloss = proba
         .iter()
         .zip(test.labels())
-        .map(|(&z, &y)| sympair::bce_with_logits(z, y, 1.0))
+        .map(|(&p, &y)| {
+            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+            -(f64::from(y) * p.ln() + (1.0 - f64::from(y)) * (1.0 - p).ln())
+        })
         .sum::<f64>()
-        / logits.len() as f64;
+        / proba.len() as f64;
     let recall = recall_at_k(model.encode(held)?.view(), classes, metric);
     println!("| {name} | {auc:.4} | {logloss:.4} | {recall:.4} | {secs:.1} |");
     Ok(())

@@ -84,8 +84,7 @@ fn metric_trained_models_are_exactly_symmetric_and_learn() {
             .unwrap();
         let hist = m.fit_metric(&train, &cfg).unwrap();
         assert!(hist[hist.len() - 1] < hist[0], "{loss:?}: loss {hist:?}");
-        let (w, _) = m.calibrate_similarity(&valid).unwrap();
-        assert!(w > 0.0, "{loss:?}: similar pairs end up more similar");
+        m.calibrate_similarity(&valid).unwrap();
         let (x, y) = (valid.left(), valid.right());
         let (lxy, lyx) = (
             m.predict_logits(x, y).unwrap(),
@@ -94,6 +93,19 @@ fn metric_trained_models_are_exactly_symmetric_and_learn() {
         assert_eq!(bits(&lxy), bits(&lyx), "{loss:?}");
         let auc = sympair::metrics::roc_auc(lxy.as_slice().unwrap(), valid.labels()).unwrap();
         assert!(auc > 0.8, "{loss:?}: auc {auc:?}");
+        // Calibrated: the mean probability is near the positive rate of the pairs.
+        let p = m.proba_for(&valid).unwrap();
+        let rate = valid.labels().iter().sum::<f32>() / p.len() as f32;
+        let mean = p.iter().sum::<f32>() / p.len() as f32;
+        assert!(
+            (mean - rate).abs() < 0.05,
+            "{loss:?}: mean p {mean}, rate {rate}"
+        );
+        let (pxy, pyx) = (
+            m.predict_proba(x, y).unwrap(),
+            m.predict_proba(y, x).unwrap(),
+        );
+        assert_eq!(bits(&pxy), bits(&pyx), "{loss:?}");
     }
 }
 

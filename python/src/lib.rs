@@ -863,17 +863,19 @@ impl PyModel {
         })
     }
 
-    /// Platt scaling of the one-number similarity head on labelled pairs `valid`:
-    /// fits `logit = w * similarity + b` and returns `(w, b)`. Releases the GIL.
+    /// After `fit_metric`: the logit becomes the one-number similarity itself and a Platt
+    /// calibration is fitted on the labelled pairs `valid` and stored with the model;
+    /// returns it as a dict. Releases the GIL.
     fn calibrate_similarity(
         &mut self,
         py: Python<'_>,
         valid: &Bound<'_, PyAny>,
-    ) -> PyResult<(f32, f32)> {
+    ) -> PyResult<Py<PyAny>> {
         let inner = &mut self.inner;
-        with_data(py, valid, |valid| {
+        let cal = with_data(py, valid, |valid| {
             py.detach(|| inner.calibrate_similarity(valid)).py_err()
-        })
+        })?;
+        to_python(py, &cal)
     }
 
     /// Logits of the pairs `(x[i], y[i])`, `x, y: (n, d)` float32 in any memory layout

@@ -18,13 +18,14 @@ def test_fit_metric_learns_a_symmetric_calibrated_model(loss, combiner):
     model = sympair.Model(8, combiner=combiner, hidden=[], encoder=[16, 6], seed=1)
     hist = model.fit_metric(train, loss=loss, margin=2.0, temperature=0.1, epochs=8, batch_size=64)
     assert len(hist) == 8 and hist[-1] < hist[0]
-    w, b = model.calibrate_similarity(valid)
-    assert w > 0
+    cal = model.calibrate_similarity(valid)
+    assert cal["platt"]["a"] > 0
     lxy = model.predict_logits(Xv[:, 0], Xv[:, 1])
     lyx = model.predict_logits(Xv[:, 1], Xv[:, 0])
     assert np.array_equal(lxy.view(np.uint32), lyx.view(np.uint32))
-    # Calibrated: mean predicted probability near the positive rate.
-    p = 1 / (1 + np.exp(-lxy))
+    # The logit is the similarity; the stored Platt map gives the probability.
+    a, b = cal["platt"]["a"], cal["platt"]["b"]
+    p = 1 / (1 + np.exp(-(a * lxy.astype(np.float64) + b)))
     assert abs(p.mean() - yv.mean()) < 0.1
 
 

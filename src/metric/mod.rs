@@ -3,10 +3,11 @@
 //!
 //! [`PairClassifier::fit_metric`] trains only the encoder with one of three
 //! [`MetricLoss`]es (contrastive, triplet with in-batch negatives, multiple-negatives
-//! ranking / InfoNCE); [`PairClassifier::calibrate_similarity`] then fits the linear head
-//! on top of a one-number [`Similarity`](crate::Similarity) combiner on validation pairs
-//! (Platt scaling), so one model both retrieves (by [`encode`](crate::PairClassifier::encode)
-//! vectors) and classifies (by its calibrated probability).
+//! ranking / InfoNCE); [`PairClassifier::calibrate_similarity`] then makes the logit the
+//! one-number [`Similarity`](crate::Similarity) itself and fits the model's Platt
+//! calibration on validation pairs, so one model both retrieves (by
+//! [`encode`](crate::PairClassifier::encode) vectors) and classifies (by its calibrated
+//! probability).
 //!
 //! Build the model with an encoder and, for the Euclidean losses, the combiner
 //! `Similarity(NegSquaredL2)`; for InfoNCE, `Similarity(Cosine)`; a linear head
