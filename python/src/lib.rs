@@ -859,7 +859,7 @@ impl PyModel {
             .seed(seed);
         let inner = &mut self.inner;
         with_data(py, train, |train| {
-            py.detach(|| inner.fit_metric(train, &cfg)).py_err()
+            run(py, || inner.fit_metric(train, &cfg)).py_err()
         })
     }
 
@@ -873,7 +873,7 @@ impl PyModel {
     ) -> PyResult<Py<PyAny>> {
         let inner = &mut self.inner;
         let cal = with_data(py, valid, |valid| {
-            py.detach(|| inner.calibrate_similarity(valid)).py_err()
+            run(py, || inner.calibrate_similarity(valid)).py_err()
         })?;
         to_python(py, &cal)
     }
@@ -903,7 +903,7 @@ impl PyModel {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let items = float_array::<Ix2>(items, "items")?;
         let v = items.as_array();
-        let out = py.detach(|| self.inner.encode(v)).py_err()?;
+        let out = run(py, || self.inner.encode(v)).py_err()?;
         Ok(out.into_pyarray(py))
     }
 
