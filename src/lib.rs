@@ -74,6 +74,8 @@ struct ReadmeDoctests;
 pub mod activation;
 mod alloc;
 mod atomic;
+pub mod blocking;
+pub mod cluster;
 pub mod calibration;
 pub mod combiner;
 pub mod data;
