@@ -37,6 +37,13 @@ pub(crate) mod sealed {
             self.gather(idx, x, y);
             Ok(())
         }
+
+        /// The item matrix and `(i, j)` row pairs, for datasets made of pairs of rows of
+        /// one matrix ([`ItemPairs`](crate::ItemPairs)): scoring can then work per item
+        /// ([`IdScorer`](crate::IdScorer)). `None` for the others.
+        fn item_pairs(&self) -> Option<(ndarray::ArrayView2<'_, f32>, &[(usize, usize)])> {
+            None
+        }
     }
 }
 

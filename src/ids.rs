@@ -10,7 +10,21 @@
 //! the pairs come from an iterator ([`IdScorer::for_each_chunk`], [`IdScorer::write_csv`])
 //! or a file ([`score_pairs_csv`]).
 //!
-//! Logits are those of `predict_logits` on the gathered rows, bit for bit.
+//! Logits are those of `predict_logits` on the gathered rows, bit for bit, on the plain
+//! path.
+//!
+//! # The per-item path
+//!
+//! When the pairs outnumber the items, work per item pays: the encoder runs once per item
+//! (every family), and for `Sum`, `Concat` and `ConcatSwapAverage` MLP heads the first
+//! layer is precomputed per item (`W [x|y] = W_1 x + W_2 y`, as in
+//! [`score_all_pairs`](crate::PairClassifier::score_all_pairs)), so a pair costs `O(h)`
+//! for that layer instead of `O(d h)`. [`Precompute::Auto`] (the default) takes this path
+//! when a call is known to bring at least as many pairs as there are items (a slice, or an
+//! iterator whose `size_hint` says so); [`IdScorer::with_precompute`] forces either path
+//! (`Always` precomputes once, when set, for every later call). On this path logits agree
+//! with the plain path to rounding (within `1e-5`), and symmetric models stay symmetric
+//! bit for bit; combiners without a linear decomposition agree bit for bit.
 //!
 //! # Example
 //!
@@ -41,18 +55,35 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView2, s};
+use rayon::prelude::*;
 
 use crate::combiner::PairCombiner;
 use crate::data::{check_finite, try_zeros};
 use crate::error::{Error, Result};
 use crate::io::{PairsCsv, PredictionsWriter, write_csv_atomically};
 use crate::model::PairClassifier;
+use crate::scoring::{BLOCK, Prepared, Slot};
 
 /// Pairs scored per chunk unless set with [`IdScorer::with_chunk_size`]. The two gather
 /// buffers then take `2 * 4096 * d * 4` bytes (12 MiB at `d = 384`).
 pub const DEFAULT_CHUNK: usize = 4096;
+
+/// Whether an [`IdScorer`] works per item first; see the [module docs](crate::ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Precompute {
+    /// Per item when a call brings at least as many pairs as there are items (known from
+    /// a slice's length or an iterator's `size_hint`); plain otherwise.
+    #[default]
+    Auto,
+    /// Per item always: prepared once, when set, and reused by every call.
+    Always,
+    /// Never: every pair through the pair API, bit for bit `predict_logits`.
+    Never,
+}
 
 /// Scores pairs of item ids with one model against one validated item matrix; see the
 /// [module docs](crate::ids).
@@ -60,11 +91,26 @@ pub const DEFAULT_CHUNK: usize = 4096;
 /// For pairs of an [`ItemPairs`](crate::ItemPairs), pass its
 /// [`items`](crate::ItemPairs::items) and [`pairs`](crate::ItemPairs::pairs): labels are
 /// not needed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IdScorer<'a, C = crate::Combiner> {
     model: &'a PairClassifier<C>,
     items: ArrayView2<'a, f32>,
     chunk: usize,
+    precompute: Precompute,
+    /// The per-item preparation of `Precompute::Always`, shared by clones.
+    prepared: Option<Arc<Prepared<'a>>>,
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for IdScorer<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdScorer")
+            .field("model", self.model)
+            .field("n_items", &self.items.nrows())
+            .field("chunk", &self.chunk)
+            .field("precompute", &self.precompute)
+            .field("prepared", &self.prepared.is_some())
+            .finish()
+    }
 }
 
 impl<'a, C: PairCombiner> IdScorer<'a, C> {
@@ -92,7 +138,26 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
             model,
             items,
             chunk: DEFAULT_CHUNK,
+            precompute: Precompute::Auto,
+            prepared: None,
         })
+    }
+
+    /// Chooses the per-item path (see the [module docs](crate::ids)); default
+    /// [`Precompute::Auto`]. `Always` prepares the items now: the encoder once per item and,
+    /// where the head allows, the first layer, holding `n_items` rows of the encoder's
+    /// width, or of twice the first layer's for `Concat`/`ConcatSwapAverage`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] if memory for the prepared rows cannot be had.
+    pub fn with_precompute(mut self, mode: Precompute) -> Result<Self> {
+        self.prepared = match mode {
+            Precompute::Always => Some(Arc::new(self.model.prepare(self.items)?)),
+            _ => None,
+        };
+        self.precompute = mode;
+        Ok(self)
     }
 
     /// Scores at most `pairs` pairs at a time (default [`DEFAULT_CHUNK`]); memory for the
@@ -164,8 +229,18 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
         I: IntoIterator<Item = Result<(usize, usize)>>,
         F: FnMut(&[(usize, usize)], &[f32]) -> Result<()>,
     {
-        let mut work = ChunkWork::new(self.items.ncols());
         let mut pairs = pairs.into_iter();
+        // The path is chosen once per call, so every pair of a call takes the same one.
+        let local;
+        let prep: Option<&Prepared> = match (&self.prepared, self.precompute) {
+            (Some(p), _) => Some(p),
+            (None, Precompute::Auto) if pairs.size_hint().0 >= self.items.nrows() => {
+                local = self.model.prepare(self.items)?;
+                Some(&local)
+            }
+            _ => None,
+        };
+        let mut work = ChunkWork::new(self.items.ncols());
         let mut done = 0;
         loop {
             work.pairs.clear();
@@ -175,7 +250,10 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
             if work.pairs.is_empty() {
                 return Ok(done);
             }
-            let logits = self.score_chunk(&mut work, done)?;
+            let logits = match prep {
+                Some(p) => self.score_chunk_prepared(p, &mut work, done)?,
+                None => self.score_chunk(&mut work, done)?,
+            };
             f(&work.pairs, &logits)?;
             done += work.pairs.len();
         }
@@ -237,15 +315,11 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
         })
     }
 
-    /// Checks the ids of the chunk in `work.pairs` (rows from `offset` in the stream),
-    /// gathers their rows and scores them.
-    ///
-    /// This is where a per-item fast path (items encoded once, first layer precomputed per
-    /// item, as in [`score_all_pairs`](crate::PairClassifier::score_all_pairs)) would slot
-    /// in: it changes how a chunk is scored, not the API.
-    fn score_chunk(&self, work: &mut ChunkWork, offset: usize) -> Result<Vec<f32>> {
+    /// [`Error::ItemOutOfRange`] for the first pair of the chunk (rows from `offset` in
+    /// the stream) naming a missing item.
+    fn check_ids(&self, pairs: &[(usize, usize)], offset: usize) -> Result<()> {
         let n_items = self.items.nrows();
-        for (r, &(i, j)) in work.pairs.iter().enumerate() {
+        for (r, &(i, j)) in pairs.iter().enumerate() {
             if let Some(id) = [i, j].into_iter().find(|&id| id >= n_items) {
                 return Err(Error::ItemOutOfRange {
                     row: offset + r,
@@ -254,6 +328,54 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Scores the chunk in `work.pairs` on the per-item path: the chunk is cut into one
+    /// piece per thread of the current rayon pool (at most [`BLOCK`] pairs each), each
+    /// scored by the all-pairs scorer's block kernel with its own reused buffers.
+    fn score_chunk_prepared(
+        &self,
+        prep: &Prepared,
+        work: &mut ChunkWork,
+        offset: usize,
+    ) -> Result<Vec<f32>> {
+        self.check_ids(&work.pairs, offset)?;
+        let n = work.pairs.len();
+        let threads = rayon::current_num_threads().max(1);
+        let piece = n.div_ceil(threads).clamp(1, BLOCK);
+        let pieces = n.div_ceil(piece);
+        while work.slots.len() < pieces {
+            work.slots.extend(self.model.slots(1, prep));
+        }
+        let slots = &mut work.slots[..pieces];
+        for (slot, chunk) in slots.iter_mut().zip(work.pairs.chunks(piece)) {
+            slot.pairs.clear();
+            slot.pairs.extend_from_slice(chunk);
+        }
+        slots.par_iter_mut().enumerate().try_for_each(|(p, slot)| {
+            self.model
+                .score_block(prep, prep, slot)
+                .map_err(|e| offset_rows(e, offset + p * piece))
+        })?;
+        let mut out = Vec::with_capacity(n);
+        for slot in slots.iter() {
+            out.extend_from_slice(&slot.out[..slot.pairs.len()]);
+        }
+        // As on the plain path: a logit that overflows (huge but finite items) is typed.
+        if let Some(r) = out.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteLogit {
+                row: offset + r,
+                value: out[r],
+            });
+        }
+        Ok(out)
+    }
+
+    /// Checks the ids of the chunk in `work.pairs` (rows from `offset` in the stream),
+    /// gathers their rows and scores them through the pair API.
+    fn score_chunk(&self, work: &mut ChunkWork, offset: usize) -> Result<Vec<f32>> {
+        self.check_ids(&work.pairs, offset)?;
         let n = work.pairs.len();
         work.reserve_rows(n)?;
         for (r, &(i, j)) in work.pairs.iter().enumerate() {
@@ -263,22 +385,30 @@ impl<'a, C: PairCombiner> IdScorer<'a, C> {
         let logits = self
             .model
             .predict_logits(work.x.slice(s![..n, ..]), work.y.slice(s![..n, ..]))
-            .map_err(|e| match e {
-                // Rows of the chunk are pairs of the stream from `offset`.
-                Error::NonFinite {
-                    what,
-                    row,
-                    col,
-                    value,
-                } => Error::NonFinite {
-                    what,
-                    row: offset + row,
-                    col,
-                    value,
-                },
-                other => other,
-            })?;
+            .map_err(|e| offset_rows(e, offset))?;
         Ok(logits.into_raw_vec_and_offset().0)
+    }
+}
+
+/// Rows of a chunk are pairs of the stream from `offset`.
+fn offset_rows(e: Error, offset: usize) -> Error {
+    match e {
+        Error::NonFiniteLogit { row, value } => Error::NonFiniteLogit {
+            row: offset + row,
+            value,
+        },
+        Error::NonFinite {
+            what,
+            row,
+            col,
+            value,
+        } => Error::NonFinite {
+            what,
+            row: offset + row,
+            col,
+            value,
+        },
+        other => other,
     }
 }
 
@@ -288,6 +418,8 @@ struct ChunkWork {
     pairs: Vec<(usize, usize)>,
     x: Array2<f32>,
     y: Array2<f32>,
+    /// Per-thread buffers of the per-item path, made on first use.
+    slots: Vec<Slot>,
 }
 
 impl ChunkWork {
@@ -296,6 +428,7 @@ impl ChunkWork {
             pairs: Vec::new(),
             x: Array2::zeros((0, d)),
             y: Array2::zeros((0, d)),
+            slots: Vec::new(),
         }
     }
 

@@ -607,6 +607,10 @@ fn first_part_size(
 }
 
 impl sealed::Gather for ItemPairs {
+    fn item_pairs(&self) -> Option<(ArrayView2<'_, f32>, &[(usize, usize)])> {
+        Some((self.items.view(), &self.pairs))
+    }
+
     fn gather(&self, idx: &[usize], mut x: ArrayViewMut2<f32>, mut y: ArrayViewMut2<f32>) {
         for (r, &k) in idx.iter().enumerate() {
             // Ids were checked at construction and `idx` comes from the crate: a miss is a

@@ -75,6 +75,8 @@ pub mod activation;
 mod alloc;
 mod atomic;
 pub mod blocking;
+#[cfg(feature = "ann")]
+pub mod candidates;
 pub mod cluster;
 pub mod calibration;
 pub mod combiner;

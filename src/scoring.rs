@@ -35,10 +35,10 @@ use crate::mlp::{Mlp, MlpWork};
 use crate::model::{PREDICT_CHUNK, PairClassifier, Work};
 
 /// Pairs scored per block (per thread and round).
-const BLOCK: usize = 16_384;
+pub(crate) const BLOCK: usize = 16_384;
 
-/// Per-item precomputation for one set of items.
-enum Prepared<'a> {
+/// Per-item precomputation for one set of items (also used by [`IdScorer`](crate::IdScorer)).
+pub(crate) enum Prepared<'a> {
     /// Encoded items (the items themselves without an encoder).
     Encoded(CowArray<'a, f32, Ix2>),
     /// Per-item first-layer parts `E W_1` and `E W_2` (equal for `Shared`).
@@ -46,9 +46,9 @@ enum Prepared<'a> {
 }
 
 /// Per-thread buffers.
-struct Slot {
-    pairs: Vec<(usize, usize)>,
-    out: Vec<f32>,
+pub(crate) struct Slot {
+    pub(crate) pairs: Vec<(usize, usize)>,
+    pub(crate) out: Vec<f32>,
     x: Array2<f32>,
     y: Array2<f32>,
     work: Work,
@@ -241,7 +241,7 @@ impl<C: PairCombiner> PairClassifier<C> {
     }
 
     /// Encodes the items (once each) and, on the fast path, multiplies by the first layer.
-    fn prepare<'a>(&self, items: ArrayView2<'a, f32>) -> Result<Prepared<'a>> {
+    pub(crate) fn prepare<'a>(&self, items: ArrayView2<'a, f32>) -> Result<Prepared<'a>> {
         let encoded: CowArray<'a, f32, Ix2> = match self.encoder() {
             None => CowArray::from(items),
             Some(enc) => {
@@ -282,7 +282,7 @@ impl<C: PairCombiner> PairClassifier<C> {
         })
     }
 
-    fn slots(&self, threads: usize, prep: &Prepared) -> Vec<Slot> {
+    pub(crate) fn slots(&self, threads: usize, prep: &Prepared) -> Vec<Slot> {
         let e = match prep {
             Prepared::Encoded(m) => m.ncols(),
             Prepared::Linear { .. } => 0,
@@ -313,7 +313,7 @@ impl<C: PairCombiner> PairClassifier<C> {
 
     /// Logits of `slot.pairs` (`(a, b)`: row `a` of the first set, row `b` of the second)
     /// into `slot.out`.
-    fn score_block(&self, pa: &Prepared, pb: &Prepared, slot: &mut Slot) -> Result<()> {
+    pub(crate) fn score_block(&self, pa: &Prepared, pb: &Prepared, slot: &mut Slot) -> Result<()> {
         let n = slot.pairs.len();
         match (pa, pb) {
             (Prepared::Encoded(ea), Prepared::Encoded(eb)) => {

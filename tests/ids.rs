@@ -3,6 +3,7 @@
 use std::cell::Cell;
 
 use ndarray::{Array2, ArrayView2, Axis};
+use sympair::ids::Precompute;
 use sympair::io::PairsCsv;
 use sympair::{
     Combiner, EncoderConfig, Error, IdScorer, ItemPairs, PairClassifier, ids::score_pairs_csv,
@@ -43,9 +44,12 @@ fn logits_by_id_equal_predict_logits_on_gathered_rows_for_any_chunk_size() {
     let p = pairs(9);
     let expected = gathered_logits(&m, it.view(), &p);
     for chunk in [1, 3, 7, 72, 1000] {
+        // The plain path; the per-item one is within 1e-5 (tests/precompute.rs).
         let scorer = IdScorer::new(&m, it.view())
             .unwrap()
             .with_chunk_size(chunk)
+            .unwrap()
+            .with_precompute(Precompute::Never)
             .unwrap();
         assert_eq!(scorer.logits(&p).unwrap(), expected, "chunk {chunk}");
         let probs: Vec<f32> = expected.iter().copied().map(sigmoid).collect();

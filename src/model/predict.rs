@@ -171,8 +171,15 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// Logits for every pair of a validated dataset, in order, computed like
     /// [`predict_logits`](Self::predict_logits) (same chunks, same pool, bit-identical
     /// logits). Errors: a dataset of another width, or [`Error::NonFiniteLogit`].
+    ///
+    /// Pairs of rows of one item matrix ([`ItemPairs`](crate::ItemPairs)) are scored by an
+    /// [`IdScorer`](crate::IdScorer) instead, which works per item when the pairs
+    /// outnumber the items (logits then equal to rounding, see [`ids`](crate::ids)).
     pub fn logits_for(&self, data: &dyn PairData) -> Result<Vec<f32>> {
         self.check_data(data, "data")?;
+        if let Some((items, pairs)) = data.item_pairs() {
+            return crate::IdScorer::new(self, items)?.logits(pairs);
+        }
         let n = data.len();
         let mut out = vec![0.0f32; n];
         let cap = n.min(PREDICT_CHUNK);

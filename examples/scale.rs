@@ -1,0 +1,381 @@
+//! Candidate search at scale: top-10 partners for every one of N synthetic items, with an
+//! AbsDiff MLP model and with an encoder + distance-head model, then entities from the
+//! scored pairs. Prints wall time, peak memory, recall@10 of the candidate search against
+//! exhaustive scoring on a random sample of queries, and cluster metrics against the true
+//! groups.
+//!
+//! Items: `d = 384`, groups of 11 to 30 near-duplicates (so every item has at least 10
+//! true partners) around Gaussian centres, `x = centre + N(0, 0.7^2)` per coordinate,
+//! centres `N(0, 1)`. The models train on 40,000 labelled pairs of a separate set of
+//! 6,000 items drawn the same way.
+//!
+//! ```sh
+//! cargo run --release --example scale                  # N = 1,000,000 (minutes)
+//! cargo run --release --example scale -- --n 20000     # quick
+//! cargo run --release --example scale -- --curve       # N = 10k, 100k, 1M, one process each
+//! cargo run --release --example scale -- --n 100000 --sample 1000 --sample-seed 7
+//! ```
+//!
+//! Flags: `--n N` items; `--sample Q` recall queries (default 1000); `--sample-seed S`
+//! (default 99: pass your own so the sample is not the example's); `--k K` (default 10);
+//! `--only abs_diff|distance` one model; `--curve` the cost curve; `--threads T`.
+
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+use ndarray::{Array2, Axis};
+use rand::rngs::StdRng;
+use rand::seq::index::sample;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
+use sympair::candidates::{CandidateSearch, SearchConfig};
+use sympair::cluster::{ClusterMetrics, Clusterer};
+use sympair::{
+    Combiner, EncoderConfig, HeadConfig, ItemPairs, MlpConfig, Optimizer, PairClassifier,
+    TrainConfig,
+};
+
+const D: usize = 384;
+const NOISE: f32 = 0.7;
+const GROUP: (usize, usize) = (11, 30);
+
+struct Args {
+    n: usize,
+    k: usize,
+    sample: usize,
+    sample_seed: u64,
+    only: Option<String>,
+    curve: bool,
+    threads: Option<usize>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        n: 1_000_000,
+        k: 10,
+        sample: 1000,
+        sample_seed: 99,
+        only: None,
+        curve: false,
+        threads: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--n" => a.n = value("--n")?.parse().map_err(|e| format!("--n: {e}"))?,
+            "--k" => a.k = value("--k")?.parse().map_err(|e| format!("--k: {e}"))?,
+            "--sample" => {
+                a.sample = value("--sample")?
+                    .parse()
+                    .map_err(|e| format!("--sample: {e}"))?
+            }
+            "--sample-seed" => {
+                a.sample_seed = value("--sample-seed")?
+                    .parse()
+                    .map_err(|e| format!("--sample-seed: {e}"))?
+            }
+            "--threads" => {
+                a.threads = Some(
+                    value("--threads")?
+                        .parse()
+                        .map_err(|e| format!("--threads: {e}"))?,
+                )
+            }
+            "--only" => a.only = Some(value("--only")?),
+            "--curve" => a.curve = true,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    if a.n < GROUP.1 {
+        return Err(format!("--n must be at least {}", GROUP.1));
+    }
+    Ok(a)
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MiB.
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// `n` items in groups of `GROUP.0..=GROUP.1`; returns the items and each item's group.
+/// Rows are generated in parallel chunks, each from its own seed, so the data depend on
+/// `seed` only.
+fn clustered_items(n: usize, seed: u64) -> (Array2<f32>, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut group = Vec::with_capacity(n);
+    let mut g = 0;
+    while group.len() < n {
+        let size = rng.random_range(GROUP.0..=GROUP.1).min(n - group.len());
+        group.extend(std::iter::repeat_n(g, size));
+        g += 1;
+    }
+    let centre_seed: u64 = rng.random();
+    let mut items = Array2::<f32>::zeros((n, D));
+    const CHUNK: usize = 8192;
+    items
+        .axis_chunks_iter_mut(Axis(0), CHUNK)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(c, mut block)| {
+            let mut rng =
+                StdRng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let noise = Normal::new(0.0f32, NOISE).expect("valid normal");
+            let unit = Normal::new(0.0f32, 1.0).expect("valid normal");
+            let mut centre = vec![0.0f32; D];
+            let mut current = usize::MAX;
+            for (r, mut row) in block.rows_mut().into_iter().enumerate() {
+                let gid = group[c * CHUNK + r];
+                if gid != current {
+                    // The centre of a group depends on its id only.
+                    let mut crng = StdRng::seed_from_u64(
+                        centre_seed ^ (gid as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+                    );
+                    centre.iter_mut().for_each(|v| *v = unit.sample(&mut crng));
+                    current = gid;
+                }
+                for (o, &m) in row.iter_mut().zip(&centre) {
+                    *o = m + noise.sample(&mut rng);
+                }
+            }
+        });
+    (items, group)
+}
+
+/// 40,000 labelled pairs (half same-group) over 6,000 fresh items.
+fn training_pairs(seed: u64) -> Result<ItemPairs, sympair::Error> {
+    let (items, group) = clustered_items(6000, seed);
+    let mut rng = StdRng::seed_from_u64(seed + 1);
+    let mut pairs = Vec::with_capacity(40_000);
+    while pairs.len() < 20_000 {
+        let i = rng.random_range(0..group.len());
+        let j = rng.random_range(i.saturating_sub(GROUP.1)..(i + GROUP.1).min(group.len()));
+        if i != j && group[i] == group[j] {
+            pairs.push((i, j, 1.0));
+        }
+    }
+    while pairs.len() < 40_000 {
+        let (i, j) = (
+            rng.random_range(0..group.len()),
+            rng.random_range(0..group.len()),
+        );
+        if group[i] != group[j] {
+            pairs.push((i, j, 0.0));
+        }
+    }
+    ItemPairs::new(items, pairs)
+}
+
+fn models() -> Result<Vec<(&'static str, PairClassifier)>, sympair::Error> {
+    let data = training_pairs(12_345)?;
+    let abs = {
+        let mut m = PairClassifier::builder(D, Combiner::AbsDiff)
+            .mlp_head(MlpConfig::new([32])?)
+            .seed(1)
+            .build()?;
+        m.fit(&data, None, &TrainConfig::new().with_epochs(3).with_seed(1))?;
+        m
+    };
+    let dist = {
+        let mut m = PairClassifier::builder(D, Combiner::SquaredDiff)
+            .encoder(EncoderConfig::linear(64)?)
+            .head(HeadConfig::Distance { learn_scale: true })
+            .seed(2)
+            .build()?;
+        let cfg = TrainConfig::new()
+            .with_epochs(3)
+            .with_seed(2)
+            .with_optimizer(Optimizer::adam(1e-2));
+        m.fit(&data, None, &cfg)?;
+        m
+    };
+    Ok(vec![("abs_diff", abs), ("distance", dist)])
+}
+
+struct Figures {
+    model: &'static str,
+    build_s: f64,
+    search_s: f64,
+    rows: usize,
+    recall: f64,
+    exact_s: f64,
+    metrics: ClusterMetrics,
+}
+
+fn run_model(
+    name: &'static str,
+    model: &PairClassifier,
+    items: &Array2<f32>,
+    group: &[usize],
+    args: &Args,
+) -> Result<Figures, Box<dyn std::error::Error>> {
+    let n = items.nrows();
+    let config = SearchConfig::new(args.k)?;
+    let t = Instant::now();
+    let search = CandidateSearch::new(model, items.view(), &config)?;
+    let build_s = t.elapsed().as_secs_f64();
+
+    // The recall sample: its own seed, drawn without replacement.
+    let q = args.sample.min(n);
+    let mut srng = StdRng::seed_from_u64(args.sample_seed);
+    let sample_ids: Vec<usize> = sample(&mut srng, n, q).into_vec();
+    let mut slot = vec![usize::MAX; n];
+    for (s, &i) in sample_ids.iter().enumerate() {
+        slot[i] = s;
+    }
+    let mut found: Vec<Vec<usize>> = vec![Vec::new(); q];
+
+    // Top-k for every item, streamed to a CSV file and into the clusterer.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("top_k.csv");
+    let mut out = BufWriter::new(std::fs::File::create(&path)?);
+    writeln!(out, "i,j,probability")?;
+    let mut clusterer = Clusterer::new(n, 0.5)?;
+    let t = Instant::now();
+    let mut rows = 0;
+    search.for_each_top_k(|i, partners| {
+        for &(j, p) in partners {
+            writeln!(out, "{i},{j},{p}").map_err(|e| sympair::Error::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+            clusterer.add(i, j, p)?;
+        }
+        rows += partners.len();
+        if slot[i] != usize::MAX {
+            found[slot[i]] = partners.iter().map(|p| p.0).collect();
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    let search_s = t.elapsed().as_secs_f64();
+    let metrics = ClusterMetrics::compare(clusterer.finish().labels(), group)?;
+
+    // Exhaustive scoring of the sample against every item (itself excluded).
+    let t = Instant::now();
+    let queries = items.select(Axis(0), &sample_ids);
+    let exact = model.top_k(queries.view(), items.view(), args.k + 1)?;
+    let exact_s = t.elapsed().as_secs_f64();
+    let mut hits = 0usize;
+    for ((&qid, truth), got) in sample_ids.iter().zip(&exact).zip(&found) {
+        let truth: Vec<usize> = truth
+            .iter()
+            .map(|p| p.0)
+            .filter(|&j| j != qid)
+            .take(args.k)
+            .collect();
+        hits += got.iter().filter(|j| truth.contains(j)).count();
+    }
+    let recall = hits as f64 / (q * args.k) as f64;
+    Ok(Figures {
+        model: name,
+        build_s,
+        search_s,
+        rows,
+        recall,
+        exact_s,
+        metrics,
+    })
+}
+
+fn curve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let me = std::env::current_exe()?;
+    println!("cost curve: one process per N (peak memory is that process's VmHWM)");
+    for n in [10_000usize, 100_000, 1_000_000] {
+        let mut cmd = std::process::Command::new(&me);
+        cmd.args(["--n", &n.to_string(), "--sample", &args.sample.to_string()]);
+        cmd.args([
+            "--sample-seed",
+            &args.sample_seed.to_string(),
+            "--k",
+            &args.k.to_string(),
+        ]);
+        if let Some(o) = &args.only {
+            cmd.args(["--only", o]);
+        }
+        let status = cmd.status()?;
+        if !status.success() {
+            return Err(format!("run with N = {n} failed: {status}").into());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    if let Some(t) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()?;
+    }
+    if args.curve {
+        return curve(&args);
+    }
+    let total = Instant::now();
+    let t = Instant::now();
+    let models = models()?;
+    let train_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (items, group) = clustered_items(args.n, 7);
+    println!(
+        "N = {}, d = {D}, k = {}, {} groups; data {:.1} s, training both models {:.1} s; {} threads",
+        args.n,
+        args.k,
+        group.last().map_or(0, |g| g + 1),
+        t.elapsed().as_secs_f64(),
+        train_s,
+        rayon::current_num_threads()
+    );
+    println!(
+        "{:<9} {:>8} {:>9} {:>10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8}",
+        "model",
+        "index s",
+        "top-k s",
+        "rows",
+        "recall@10",
+        "pair P",
+        "pair R",
+        "B3 P",
+        "B3 R",
+        "ARI",
+        "exact s"
+    );
+    for (name, model) in &models {
+        if args.only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        let f = run_model(name, model, &items, &group, &args)?;
+        let m = &f.metrics;
+        println!(
+            "{:<9} {:>8.1} {:>9.1} {:>10} {:>9.4} {:>7.4} {:>7.4} {:>7.4} {:>7.4} {:>6.4} {:>8.1}",
+            f.model,
+            f.build_s,
+            f.search_s,
+            f.rows,
+            f.recall,
+            m.pairs.precision(),
+            m.pairs.recall(),
+            m.bcubed_precision,
+            m.bcubed_recall,
+            m.adjusted_rand,
+            f.exact_s
+        );
+    }
+    println!(
+        "N = {}: total wall {:.1} s, peak memory {:.0} MiB (VmHWM)",
+        args.n,
+        total.elapsed().as_secs_f64(),
+        peak_mib()
+    );
+    Ok(())
+}
