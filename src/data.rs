@@ -17,6 +17,9 @@ pub(crate) mod sealed {
 
     use crate::error::Result;
 
+    /// An item matrix and pairs of its row ids.
+    pub type ItemPairsView<'a> = (ndarray::ArrayView2<'a, f32>, &'a [(usize, usize)]);
+
     /// Row gathering, crate-internal so that every [`PairData`](super::PairData) is a
     /// validated dataset of this crate.
     pub trait Gather {
@@ -41,7 +44,7 @@ pub(crate) mod sealed {
         /// The item matrix and `(i, j)` row pairs, for datasets made of pairs of rows of
         /// one matrix ([`ItemPairs`](crate::ItemPairs)): scoring can then work per item
         /// ([`IdScorer`](crate::IdScorer)). `None` for the others.
-        fn item_pairs(&self) -> Option<(ndarray::ArrayView2<'_, f32>, &[(usize, usize)])> {
+        fn item_pairs(&self) -> Option<ItemPairsView<'_>> {
             None
         }
     }

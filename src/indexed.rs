@@ -607,7 +607,7 @@ fn first_part_size(
 }
 
 impl sealed::Gather for ItemPairs {
-    fn item_pairs(&self) -> Option<(ArrayView2<'_, f32>, &[(usize, usize)])> {
+    fn item_pairs(&self) -> Option<sealed::ItemPairsView<'_>> {
         Some((self.items.view(), &self.pairs))
     }
 
