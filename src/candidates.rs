@@ -68,7 +68,6 @@ use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::ids::{IdScorer, Precompute};
 use crate::io::PredictionsWriter;
-use crate::loss::sigmoid;
 use crate::model::PairClassifier;
 
 /// Items encoded per batch when retrieval vectors come from an encoder.
@@ -296,6 +295,7 @@ pub fn retrieval_vectors<C: PairCombiner>(
 /// An ANN index over one item matrix and the model that scores its candidates; see the
 /// [module docs](crate::candidates).
 pub struct CandidateSearch<'a, C = crate::Combiner> {
+    model: &'a PairClassifier<C>,
     scorer: IdScorer<'a, C>,
     /// The items themselves without an encoder (borrowed), else their encodings.
     vectors: CowArray<'a, f32, Ix2>,
@@ -368,6 +368,7 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
                 .map_err(|e| index_error("adding an item", e))
         })?;
         Ok(CandidateSearch {
+            model,
             scorer,
             vectors,
             index,
@@ -450,6 +451,8 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
 
     /// For every item in order, calls `f(item, partners)` with its best `k` partners among
     /// its candidates as `(partner, probability)`, best first (ties: lower id first).
+    /// Probabilities are the model's, as [`IdScorer::probabilities`] gives them
+    /// (calibrated if the model has a calibration).
     /// Returns the number of items. Memory holds one block.
     ///
     /// # Errors
@@ -508,7 +511,8 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
                 at += cands.len();
                 best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 best.truncate(k);
-                best.iter_mut().for_each(|p| p.1 = sigmoid(p.1));
+                let decision = self.model.decision();
+                best.iter_mut().for_each(|p| p.1 = decision.proba(p.1));
                 f(q, &best)?;
             }
             done += block.len();
@@ -579,7 +583,7 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
                 for (&(j, dist), &z) in cands.iter().zip(&logits[at..at + cands.len()]) {
                     // j < q: written by j's own search unless q lies outside j's radius.
                     let mine = j > q || dist > radius[j];
-                    let p = sigmoid(z);
+                    let p = self.model.decision().proba(z);
                     if mine && p >= threshold {
                         f(q.min(j), q.max(j), p)?;
                         written += 1;

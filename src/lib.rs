@@ -75,10 +75,10 @@ pub mod activation;
 mod alloc;
 mod atomic;
 pub mod blocking;
+pub mod calibration;
 #[cfg(feature = "ann")]
 pub mod candidates;
 pub mod cluster;
-pub mod calibration;
 pub mod combiner;
 pub mod data;
 pub mod decision;
