@@ -1,5 +1,6 @@
 //! Candidate search: ANN candidates, exact scoring, top-k and canonical pairs above a
 //! threshold, against exhaustive scoring on small data.
+#![cfg(feature = "ann")]
 
 use std::collections::BTreeSet;
 
