@@ -24,6 +24,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use std::time::{Duration, Instant};
+use sympair::ids::Precompute;
 use sympair::select::{Progress, SearchSpace, SelectConfig};
 use sympair::{
     Activation, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig,
@@ -928,17 +929,38 @@ impl PyModel {
     }
 
     /// Logits of item-indexed pairs: `ids` is an `(n, 2)` int64 array of rows of `items`
-    /// `(n_items, d)`. Releases the GIL.
+    /// `(n_items, d)`. `precompute` is the crate's `ids::Precompute`: `"auto"` (per-item
+    /// first-layer products when the call brings at least as many pairs as items; equal to
+    /// the pair path within 1e-5), `"always"` (per item, the same bits whatever the call's
+    /// size: what `sympair.spark` uses) or `"never"` (bit for bit `predict_logits` on the
+    /// gathered rows). Releases the GIL.
+    #[pyo3(signature = (items, ids, precompute = "auto"))]
     fn predict_logits_ids<'py>(
         &self,
         py: Python<'py>,
         items: &Bound<'py, PyAny>,
         ids: &Bound<'py, PyAny>,
+        precompute: &str,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mode = match precompute {
+            "auto" => Precompute::Auto,
+            "always" => Precompute::Always,
+            "never" => Precompute::Never,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "precompute must be \"auto\", \"always\" or \"never\", not {other:?}"
+                )));
+            }
+        };
         let items = float_array::<Ix2>(items, "items")?;
         let pairs = ids_from(&id_array(ids, "pairs")?, "pairs")?;
         let items = items.as_array();
-        let out = run(py, || IdScorer::new(&self.inner, items)?.logits(&pairs)).py_err()?;
+        let out = run(py, || {
+            IdScorer::new(&self.inner, items)?
+                .with_precompute(mode)?
+                .logits(&pairs)
+        })
+        .py_err()?;
         Ok(f32_vec(py, out))
     }
 

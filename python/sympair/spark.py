@@ -318,7 +318,10 @@ def _id_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator["p
     pending: list = []  # (batch, ids) not yet scored
 
     def flush() -> Iterator["pa.RecordBatch"]:
-        logits = model.predict_logits_ids(items, np.concatenate([p for _, p in pending]))
+        # Per-item path in every partition: the same bits whatever a call brings.
+        logits = model.predict_logits_ids(
+            items, np.concatenate([p for _, p in pending]), precompute="always"
+        )
         start = 0
         for batch, pairs in pending:
             yield _with_scores(batch, plan, logits[start : start + len(pairs)])
@@ -472,8 +475,9 @@ def score_id_pairs(
     ``items`` is an ``(n_items, d)`` array (broadcast to the executors; fine up to a few GB)
     or the path of an ``.npy`` file that every executor can read at that path (memory
     mapped; for larger matrices, or to keep the driver's memory free). Output columns as in
-    :func:`score_pairs`; the logits equal ``Model.predict_logits_ids(items, ids)`` bit for
-    bit. An id out of range or null fails with the column, the partition and the row.
+    :func:`score_pairs`; the logits equal
+    ``Model.predict_logits_ids(items, ids, precompute="always")`` bit for bit, in every
+    partition. An id out of range or null fails with the column, the partition and the row.
     """
     _need(df, i_col, j_col)
     shipped, key, m = _prepare(df, model)

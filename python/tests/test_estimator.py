@@ -188,13 +188,30 @@ def test_item_pairs_split_by_item_keeps_items_apart():
     )
 
 
+def test_id_pair_precompute_modes_agree_within_1e5_and_reject_unknown_names():
+    rng = np.random.default_rng(7)
+    items = rng.normal(size=(200, 8)).astype(np.float32)
+    ids = rng.integers(0, 200, size=(3000, 2))
+    model = sympair.Model(8, "concat_swap_average", seed=3)
+    never = model.predict_logits_ids(items, ids, precompute="never")
+    for mode in ("auto", "always"):
+        got = model.predict_logits_ids(items, ids, precompute=mode)
+        np.testing.assert_allclose(got, never, rtol=0, atol=1e-5)
+    # "always" gives the same bits whatever the call's size (Spark partitions rely on it).
+    part = model.predict_logits_ids(items, ids[:7], precompute="always")
+    whole = model.predict_logits_ids(items, ids, precompute="always")
+    np.testing.assert_array_equal(bits(part), bits(whole[:7]))
+    with pytest.raises(ValueError, match="precompute"):
+        model.predict_logits_ids(items, ids, precompute="sometimes")
+
+
 @pytest.mark.parametrize("n_pairs", [1, 255, 256, 257, 5000])
 def test_id_pair_prediction_equals_dense_prediction_bitwise_at_any_size(n_pairs):
     rng = np.random.default_rng(n_pairs)
     items = rng.normal(size=(300, 8)).astype(np.float32)
     ids = rng.integers(0, 300, size=(n_pairs, 2))
     model = sympair.Model(8, "concat", seed=2)  # order-dependent: a swapped pair would show
-    got = model.predict_logits_ids(items, ids)
+    got = model.predict_logits_ids(items, ids, precompute="never")
     want = model.predict_logits(items[ids[:, 0]], items[ids[:, 1]])
     np.testing.assert_array_equal(bits(got), bits(want))
 

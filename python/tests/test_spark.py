@@ -157,7 +157,7 @@ def test_id_batches_pooled_across_batches_keep_every_row_with_its_score(
     rows = np.concatenate([b.column("row").to_numpy() for b in out])
     np.testing.assert_array_equal(rows, np.arange(len(ids)))
     got = np.concatenate([b.column("logit").to_numpy() for b in out])
-    np.testing.assert_array_equal(bits(got), bits(model.predict_logits_ids(items, ids)))
+    np.testing.assert_array_equal(bits(got), bits(model.predict_logits_ids(items, ids, precompute="always")))
 
 
 def test_worker_cache_loads_once_and_keeps_at_most_cache_entries(task, models, monkeypatch):
@@ -316,7 +316,7 @@ def test_id_pairs_scored_in_spark_equal_single_process_bitwise(spark, task, mode
     out = collect(sspark.score_id_pairs(df, model, items), ["row"])
     assert out.column_names == ["row", "i", "j", "logit"]
     np.testing.assert_array_equal(out.column("i").to_numpy(), ids[:, 0])
-    expected = model.predict_logits_ids(items, ids)
+    expected = model.predict_logits_ids(items, ids, precompute="always")
     np.testing.assert_array_equal(bits(out.column("logit").to_numpy()), bits(expected))
 
 
@@ -334,7 +334,7 @@ def test_items_from_an_npy_path_and_canonical_candidates(spark, task, models, tm
     got = np.stack([out.column("a").to_numpy(), out.column("b").to_numpy()], 1)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(
-        bits(out.column("logit").to_numpy()), bits(model.predict_logits_ids(items, want))
+        bits(out.column("logit").to_numpy()), bits(model.predict_logits_ids(items, want, precompute="always"))
     )
 
 
