@@ -194,6 +194,20 @@ fn swapped_logits<C: PairCombiner>(
     model: &PairClassifier<C>,
     data: &dyn PairData,
 ) -> Result<Vec<f32>> {
+    // Pairs of one item matrix go the way `logits_for` sends them (an `IdScorer`, per item
+    // when the pairs outnumber the items) with the ids exchanged: both orders then take the
+    // same path, and a symmetric model's asymmetry stays exactly 0.
+    if let Some((items, pairs)) = data.item_pairs() {
+        let mut out = Vec::with_capacity(pairs.len());
+        crate::IdScorer::new(model, items)?.for_each_chunk(
+            pairs.iter().map(|&(i, j)| (j, i)),
+            |_, logits| {
+                out.extend_from_slice(logits);
+                Ok(())
+            },
+        )?;
+        return Ok(out);
+    }
     model.logits_for(&Swapped(data))
 }
 

@@ -449,3 +449,33 @@ fn evaluation_of_a_calibrated_model_is_taken_on_its_probabilities() {
         }
     }
 }
+
+/// `evaluate` on item-indexed pairs that outnumber the items (so `logits_for` scores them
+/// per item) still reports a symmetric model's asymmetry as exactly 0: both orders must go
+/// the same way, not one per item and one through the pair path (which differ by rounding).
+#[test]
+fn evaluate_on_item_pairs_reports_zero_asymmetry_for_symmetric_models() {
+    let items = Array2::from_shape_fn((40, 6), |(i, j)| ((i * 31 + j * 17) as f32 * 0.37).sin());
+    let pairs: Vec<(usize, usize, f32)> = (0..40)
+        .flat_map(|i| (i + 1..40).map(move |j| (i, j, ((i + j) % 2) as f32)))
+        .collect();
+    let data = sympair::ItemPairs::new(items, pairs).unwrap();
+    for combiner in [
+        Combiner::ConcatSwapAverage,
+        Combiner::Sum,
+        Combiner::AbsDiff,
+    ] {
+        let model = PairClassifier::builder(6, combiner.clone())
+            .seed(4)
+            .build()
+            .unwrap();
+        let report = evaluate(&model, &data).unwrap();
+        assert_eq!(report.asymmetry.max, 0.0, "{combiner:?}");
+    }
+    // Concat is order-dependent, and the report still says so.
+    let model = PairClassifier::builder(6, Combiner::Concat)
+        .seed(4)
+        .build()
+        .unwrap();
+    assert!(evaluate(&model, &data).unwrap().asymmetry.max > 0.0);
+}
