@@ -167,7 +167,9 @@ pub(crate) struct OptState {
 /// The optimizer's running state between [`fit`](crate::PairClassifier::fit) calls: Adam's
 /// moment estimates and step count (SGD: the momentum buffers), for warm starts with
 /// [`PairClassifier::fit_warm`](crate::PairClassifier::fit_warm). Empty until the first
-/// warm fit; serialisable, so it can be kept beside a saved model.
+/// warm fit; serialisable, and saved inside the model file when asked
+/// ([`save_with_state`](crate::PairClassifier::save_with_state),
+/// [`load_with_state`](crate::PairClassifier::load_with_state)).
 ///
 /// ```
 /// use sympair::{ClusterTask, Combiner, OptimizerState, PairClassifier, TrainConfig};
@@ -232,6 +234,34 @@ impl OptimizerState {
         st.opt = opt.clone();
         st.weight_decay = weight_decay;
         Ok(st)
+    }
+
+    /// Checks that this state fits a model whose parameter tensors have the lengths
+    /// `shapes` (an empty state fits every model). Errors: [`Error::Format`] naming the
+    /// first tensor that differs.
+    pub(crate) fn check_fits(&self, shapes: &[usize]) -> Result<()> {
+        let Some(st) = self.inner.as_ref().filter(|st| !st.m.is_empty()) else {
+            return Ok(());
+        };
+        if st.m.len() != shapes.len() {
+            return Err(Error::Format(format!(
+                "optimizer_state has {} tensors but the model has {}",
+                st.m.len(),
+                shapes.len()
+            )));
+        }
+        if let Some((t, (m, want))) =
+            st.m.iter()
+                .zip(shapes)
+                .enumerate()
+                .find(|(_, (m, want))| m.len() != **want)
+        {
+            return Err(Error::Format(format!(
+                "optimizer_state tensor {t} has {} values but the model's has {want}",
+                m.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Keeps `st` for the next warm fit.

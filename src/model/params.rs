@@ -72,6 +72,15 @@ impl<C: PairCombiner> PairClassifier<C> {
         }
     }
 
+    /// Lengths of the parameter tensors, in the order the optimizer keeps its state.
+    pub(crate) fn param_shapes(&self) -> Vec<usize> {
+        self.zero_grads()
+            .tensors()
+            .iter()
+            .map(|t| t.len())
+            .collect()
+    }
+
     /// Visits `(parameter, gradient)` slices in the fixed order (see the module docs).
     /// Without `grads`, the gradient slice passed is empty.
     pub(crate) fn visit_params(
