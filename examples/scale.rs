@@ -20,7 +20,9 @@
 //! Flags: `--n N` items; `--sample Q` recall queries (default 1000); `--sample-seed S`
 //! (default 99: pass your own so the sample is not the example's); `--k K` (default 10);
 //! `--only abs_diff|distance` one model; `--curve` the cost curve; `--threads T`;
-//! `--threshold P` the probability at which pairs link items into entities (default 0.5).
+//! `--threshold P` the probability at which pairs link items into entities (default 0.5);
+//! index settings: `--half` (16-bit index vectors), `--expansion ADD,SEARCH` (HNSW beam
+//! widths, default 128 and 64), `--candidates C` (neighbours scored per item, default 30).
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -51,6 +53,9 @@ struct Args {
     curve: bool,
     threads: Option<usize>,
     threshold: f32,
+    half: bool,
+    expansion: Option<(usize, usize)>,
+    candidates: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -63,6 +68,9 @@ fn parse_args() -> Result<Args, String> {
         curve: false,
         threads: None,
         threshold: 0.5,
+        half: false,
+        expansion: None,
+        candidates: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -94,6 +102,24 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--threshold: {e}"))?
             }
             "--curve" => a.curve = true,
+            "--half" => a.half = true,
+            "--expansion" => {
+                let v = value("--expansion")?;
+                let (add, search) = v
+                    .split_once(',')
+                    .ok_or(format!("--expansion wants ADD,SEARCH, got {v}"))?;
+                a.expansion = Some((
+                    add.parse().map_err(|e| format!("--expansion: {e}"))?,
+                    search.parse().map_err(|e| format!("--expansion: {e}"))?,
+                ));
+            }
+            "--candidates" => {
+                a.candidates = Some(
+                    value("--candidates")?
+                        .parse()
+                        .map_err(|e| format!("--candidates: {e}"))?,
+                )
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -265,7 +291,13 @@ fn run_model(
     args: &Args,
 ) -> Result<Figures, Box<dyn std::error::Error>> {
     let n = items.nrows();
-    let config = SearchConfig::new(args.k)?;
+    let mut config = SearchConfig::new(args.k)?.with_half_precision(args.half);
+    if let Some(c) = args.candidates {
+        config = config.with_candidates(c)?;
+    }
+    if let Some((add, search)) = args.expansion {
+        config = config.with_expansion(add, search)?;
+    }
     let t = Instant::now();
     let search = CandidateSearch::new(model, items.view(), &config)?;
     let build_s = t.elapsed().as_secs_f64();
@@ -340,22 +372,26 @@ fn run_model(
     })
 }
 
-fn curve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+fn curve() -> Result<(), Box<dyn std::error::Error>> {
     let me = std::env::current_exe()?;
+    // Every flag but `--curve` and `--n` goes to each run unchanged.
+    let mut passed = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--curve" => {}
+            "--n" => {
+                it.next();
+            }
+            _ => passed.push(flag),
+        }
+    }
     println!("cost curve: one process per N (peak memory is that process's VmHWM)");
     for n in [10_000usize, 100_000, 1_000_000] {
-        let mut cmd = std::process::Command::new(&me);
-        cmd.args(["--n", &n.to_string(), "--sample", &args.sample.to_string()]);
-        cmd.args([
-            "--sample-seed",
-            &args.sample_seed.to_string(),
-            "--k",
-            &args.k.to_string(),
-        ]);
-        if let Some(o) = &args.only {
-            cmd.args(["--only", o]);
-        }
-        let status = cmd.status()?;
+        let status = std::process::Command::new(&me)
+            .args(["--n", &n.to_string()])
+            .args(&passed)
+            .status()?;
         if !status.success() {
             return Err(format!("run with N = {n} failed: {status}").into());
         }
@@ -371,7 +407,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build_global()?;
     }
     if args.curve {
-        return curve(&args);
+        return curve();
     }
     let total = Instant::now();
     let t = Instant::now();

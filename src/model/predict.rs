@@ -86,7 +86,29 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// `Product` on values near `1e20`). A returned logit is always finite.
     pub fn predict_logits(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array1<f32>> {
         self.check_batch(x, y)?;
-        let n = x.nrows();
+        let out = self.chunked(
+            x.nrows(),
+            || (),
+            |work, _, r, dst| {
+                let (xs, ys) = (x.slice(s![r.clone(), ..]), y.slice(s![r.clone(), ..]));
+                self.predict_chunk(xs, ys, r.start, work, dst)
+            },
+        )?;
+        Ok(Array1::from(out))
+    }
+
+    /// The chunk driver of every batched prediction: cuts an output of `n` logits into
+    /// chunks of [`PREDICT_CHUNK`] rows spread over the current rayon pool, each task
+    /// with its own buffers (`Work` for at most one chunk, plus `init()`), and calls
+    /// `f(work, extra, rows, dst)` per chunk. Returns the logits, or the error of the
+    /// first failing chunk in row order (so the reported row does not depend on the
+    /// thread count).
+    fn chunked<S>(
+        &self,
+        n: usize,
+        init: impl Fn() -> S + Sync + Send,
+        f: impl Fn(&mut Work, &mut S, std::ops::Range<usize>, &mut [f32]) -> Result<()> + Sync + Send,
+    ) -> Result<Vec<f32>> {
         let mut out = vec![0.0f32; n];
         let cap = n.min(PREDICT_CHUNK);
         let results: Vec<Result<()>> = out
@@ -94,16 +116,15 @@ impl<C: PairCombiner> PairClassifier<C> {
             .enumerate()
             .with_min_len(MIN_CHUNKS_PER_TASK)
             .map_init(
-                || self.work(cap),
-                |work, (c, dst)| {
+                || (self.work(cap), init()),
+                |(work, extra), (c, dst)| {
                     let r = c * PREDICT_CHUNK..c * PREDICT_CHUNK + dst.len();
-                    let (xs, ys) = (x.slice(s![r.clone(), ..]), y.slice(s![r.clone(), ..]));
-                    self.predict_chunk(xs, ys, r.start, work, dst)
+                    f(work, extra, r, dst)
                 },
             )
             .collect();
         first_error(results)?;
-        Ok(Array1::from(out))
+        Ok(out)
     }
 
     /// Logits of the pairs `x, y` (rows `offset..` of the caller's batch, at most one
@@ -180,32 +201,22 @@ impl<C: PairCombiner> PairClassifier<C> {
         if let Some((items, pairs)) = data.item_pairs() {
             return crate::IdScorer::new(self, items)?.logits(pairs);
         }
-        let n = data.len();
-        let mut out = vec![0.0f32; n];
-        let cap = n.min(PREDICT_CHUNK);
-        let results: Vec<Result<()>> = out
-            .par_chunks_mut(PREDICT_CHUNK)
-            .enumerate()
-            .with_min_len(MIN_CHUNKS_PER_TASK)
-            .map_init(
-                || (self.work(cap), Vec::with_capacity(cap)),
-                |(work, idx), (c, dst)| {
-                    let start = c * PREDICT_CHUNK;
-                    let k = dst.len();
-                    idx.clear();
-                    idx.extend(start..start + k);
-                    let (xs, ys) = work.inputs_mut(k);
-                    data.gather(idx, xs, ys);
-                    self.forward_stacked(k, work)?;
-                    let logits = work.logits(k);
-                    check_logits(logits, start)?;
-                    dst.copy_from_slice(logits);
-                    Ok(())
-                },
-            )
-            .collect();
-        first_error(results)?;
-        Ok(out)
+        self.chunked(
+            data.len(),
+            || Vec::with_capacity(PREDICT_CHUNK),
+            |work, idx, r, dst| {
+                let k = dst.len();
+                idx.clear();
+                idx.extend(r.clone());
+                let (xs, ys) = work.inputs_mut(k);
+                data.gather(idx, xs, ys);
+                self.forward_stacked(k, work)?;
+                let logits = work.logits(k);
+                check_logits(logits, r.start)?;
+                dst.copy_from_slice(logits);
+                Ok(())
+            },
+        )
     }
 }
 
