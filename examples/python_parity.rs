@@ -10,6 +10,12 @@
 //!   loads each model and must reproduce the logits, and training the same configuration
 //!   from Python on the same arrays must give the same file.
 //!
+//! * `python_parity decide MODEL X.npy Y.npy OUT.npy` writes `predict_proba` and
+//!   `predict` (1.0 or 0.0) of a model with a calibration and threshold as an `(n, 2)`
+//!   float32 `.npy`; `python_parity calibrate MODEL VX.npy VY.npy VLABELS.npy METHOD RULE
+//!   OUT` fits a calibration (`platt` or `temperature`) and a threshold (`max_f1`,
+//!   `max_accuracy` or `precision:P`) on validation pairs and saves the model to `OUT`.
+//!   Python's `predict_proba`/`predict` and its `calibrate`/`set_threshold` must match.
 //! * `python_parity bench D N_ITEMS N_PAIRS EPOCHS` times the Rust half of
 //!   `python/examples/bench.py`: item-indexed prediction (`IdScorer`) and training
 //!   (batch 256, Adam) on random items, printing one JSON line of pairs per second.
@@ -21,8 +27,8 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, ArrayView2};
 use sympair::io::{read_embeddings_npy, write_embeddings_npy};
 use sympair::{
-    ClusterTask, Combiner, EncoderConfig, HeadConfig, MlpConfig, Optimizer, PairClassifier,
-    PairData, Similarity, Stack, TrainConfig,
+    CalibrationMethod, ClusterTask, Combiner, EncoderConfig, HeadConfig, MlpConfig, Optimizer,
+    PairClassifier, PairData, Similarity, Stack, ThresholdRule, TrainConfig,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,6 +41,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         ["predict", model, x, y, out] => predict(model, x, y, out),
         ["train", dir] => train(Path::new(dir)),
+        ["decide", model, x, y, out] => decide(model, x, y, out),
+        ["calibrate", model, vx, vy, vl, method, rule, out] => {
+            calibrate(model, [vx, vy, vl], method, rule, out)
+        }
         ["bench", d, n_items, n_pairs, epochs] => bench(
             d.parse()?,
             n_items.parse()?,
@@ -43,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         _ => {
             eprintln!(
-                "usage: python_parity predict MODEL X.npy Y.npy OUT.npy | train DIR | bench D N_ITEMS N_PAIRS EPOCHS"
+                "usage: python_parity predict MODEL X.npy Y.npy OUT.npy | train DIR | decide MODEL X.npy Y.npy OUT.npy | calibrate MODEL VX.npy VY.npy VLABELS.npy METHOD RULE OUT | bench D N_ITEMS N_PAIRS EPOCHS"
             );
             std::process::exit(2)
         }
@@ -55,6 +65,48 @@ fn predict(model: &str, x: &str, y: &str, out: &str) -> Result<(), Box<dyn std::
     let (x, y) = (read_embeddings_npy(x)?, read_embeddings_npy(y)?);
     let logits = model.predict_logits(x.view(), y.view())?;
     write_column(out, &logits.to_vec())
+}
+
+fn decide(model: &str, x: &str, y: &str, out: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let model = PairClassifier::<Combiner>::load(model)?;
+    let (x, y) = (read_embeddings_npy(x)?, read_embeddings_npy(y)?);
+    let proba = model.predict_proba(x.view(), y.view())?;
+    let class = model.predict(x.view(), y.view())?;
+    let mut both = Array2::<f32>::zeros((proba.len(), 2));
+    for (k, (&p, &c)) in proba.iter().zip(&class).enumerate() {
+        both[[k, 0]] = p;
+        both[[k, 1]] = if c { 1.0 } else { 0.0 };
+    }
+    write_embeddings_npy(out, both.view())?;
+    Ok(())
+}
+
+fn calibrate(
+    model: &str,
+    [vx, vy, vl]: [&str; 3],
+    method: &str,
+    rule: &str,
+    out: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut model = PairClassifier::<Combiner>::load(model)?;
+    let labels = read_embeddings_npy(vl)?.column(0).to_vec();
+    let valid =
+        sympair::PairDataset::new(read_embeddings_npy(vx)?, read_embeddings_npy(vy)?, labels)?;
+    let method = match method {
+        "platt" => CalibrationMethod::Platt,
+        "temperature" => CalibrationMethod::Temperature,
+        other => return Err(format!("unknown calibration method {other:?}").into()),
+    };
+    let rule = match rule.split_once(':') {
+        Some(("precision", p)) => ThresholdRule::target_precision(p.parse()?)?,
+        _ if rule == "max_f1" => ThresholdRule::MaxF1,
+        _ if rule == "max_accuracy" => ThresholdRule::MaxAccuracy,
+        _ => return Err(format!("unknown threshold rule {rule:?}").into()),
+    };
+    model.calibrate(method, &valid)?;
+    model.set_threshold(rule, &valid)?;
+    model.save(out)?;
+    Ok(())
 }
 
 fn write_column(path: impl AsRef<Path>, v: &[f32]) -> Result<(), Box<dyn std::error::Error>> {
@@ -165,6 +217,9 @@ fn bench(
     let ids: Vec<(usize, usize)> = pairs.iter().map(|&(i, j, _)| (i, j)).collect();
     let data = sympair::ItemPairs::new(items, pairs)?;
     let mut model = PairClassifier::builder(d, Combiner::AbsDiff).build()?;
+    // Warm-up (page faults, thread pool start), as the Python side does.
+    let warm = &ids[..ids.len().min(1000)];
+    sympair::IdScorer::new(&model, data.items())?.logits(warm)?;
     let t = std::time::Instant::now();
     let logits = sympair::IdScorer::new(&model, data.items())?.logits(&ids)?;
     let predict = logits.len() as f64 / t.elapsed().as_secs_f64();

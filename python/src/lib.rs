@@ -24,12 +24,15 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use std::time::{Duration, Instant};
+use sympair::calibration::Calibration;
 use sympair::ids::Precompute;
+use sympair::metrics::ThresholdChoice;
 use sympair::select::{Progress, SearchSpace, SelectConfig};
 use sympair::{
-    Activation, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats, Error, HeadConfig,
-    IdScorer, ItemPairs, MetricConfig, MetricLoss, MlpConfig, Monitor, Optimizer, PairClassifier,
-    PairCombiner, PairData, PairDataset, PairSource, Similarity, Stack, TrainConfig, TrainObserver,
+    Activation, CalibrationMethod, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats,
+    Error, HeadConfig, IdScorer, ItemPairs, MetricConfig, MetricLoss, MlpConfig, Monitor,
+    Optimizer, PairClassifier, PairCombiner, PairData, PairDataset, PairSource, Similarity, Stack,
+    ThresholdRule, TrainConfig, TrainObserver,
 };
 
 create_exception!(
@@ -69,6 +72,7 @@ fn to_py(e: Error) -> PyErr {
         | Error::InvalidConfig { .. }
         | Error::ItemOutOfRange { .. }
         | Error::ConflictingLabels { .. }
+        | Error::Unreachable { .. }
         | Error::Unsupported(_)
         | Error::Parse { .. }
         | Error::Format(_)
@@ -627,6 +631,122 @@ fn with_data<'py, R>(
 }
 
 // ---------------------------------------------------------------------------------------
+// Decisions: calibration and threshold
+// ---------------------------------------------------------------------------------------
+
+/// A calibration method from its name (`"platt"` or `"temperature"`).
+fn calibration_method_named(name: &str) -> PyResult<CalibrationMethod> {
+    match name {
+        "platt" => Ok(CalibrationMethod::Platt),
+        "temperature" => Ok(CalibrationMethod::Temperature),
+        other => Err(PyValueError::new_err(format!(
+            "unknown calibration method {other:?}: expected \"platt\" or \"temperature\""
+        ))),
+    }
+}
+
+/// A calibration as a Python dict: `{"method": "platt", "a": a, "b": b}` or
+/// `{"method": "temperature", "t": t}` (the `f32` parameters, exactly, as Python floats).
+fn calibration_dict<'py>(py: Python<'py>, c: &Calibration) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    if let Some((a, b)) = c.platt_params() {
+        d.set_item("method", "platt")?;
+        d.set_item("a", a)?;
+        d.set_item("b", b)?;
+    } else if let Some(t) = c.temperature_param() {
+        d.set_item("method", "temperature")?;
+        d.set_item("t", t)?;
+    } else {
+        // A method added to the crate later: its name, without parameters.
+        d.set_item("method", format!("{:?}", c.method()).to_lowercase())?;
+    }
+    Ok(d)
+}
+
+/// A calibration from the dict [`calibration_dict`] writes; the crate validates the
+/// parameters (finite, slope and temperature positive).
+fn calibration_from(obj: &Bound<'_, PyAny>) -> PyResult<Calibration> {
+    let d = obj.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "calibration must be None or a dict such as {{\"method\": \"platt\", \"a\": 1.0, \
+             \"b\": 0.0}} or {{\"method\": \"temperature\", \"t\": 1.5}}, got {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let param = |key: &str| -> PyResult<f32> {
+        d.get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("calibration dict lacks {key:?}")))?
+            .extract::<f32>()
+    };
+    let method: String = d
+        .get_item("method")?
+        .ok_or_else(|| PyValueError::new_err("calibration dict lacks \"method\""))?
+        .extract()?;
+    match calibration_method_named(&method)? {
+        CalibrationMethod::Platt => Calibration::platt(param("a")?, param("b")?).py_err(),
+        CalibrationMethod::Temperature => Calibration::temperature(param("t")?).py_err(),
+        other => Err(PyValueError::new_err(format!(
+            "calibration method {other:?} cannot be set from Python"
+        ))),
+    }
+}
+
+/// A threshold rule from Python: `"max_f1"`, `"max_accuracy"` or
+/// `("target_precision", p)`.
+fn threshold_rule_from(obj: &Bound<'_, PyAny>) -> PyResult<ThresholdRule> {
+    if let Ok(name) = obj.extract::<String>() {
+        return match name.as_str() {
+            "max_f1" => Ok(ThresholdRule::MaxF1),
+            "max_accuracy" => Ok(ThresholdRule::MaxAccuracy),
+            "target_precision" => Err(PyValueError::new_err(
+                "the rule \"target_precision\" needs its target: (\"target_precision\", 0.9)",
+            )),
+            other => Err(PyValueError::new_err(format!(
+                "unknown threshold rule {other:?}: expected \"max_f1\", \"max_accuracy\" or \
+                 (\"target_precision\", p)"
+            ))),
+        };
+    }
+    if let Ok((name, p)) = obj.extract::<(String, f64)>() {
+        if name == "target_precision" {
+            return ThresholdRule::target_precision(p).py_err();
+        }
+    }
+    Err(PyValueError::new_err(format!(
+        "threshold rule must be \"max_f1\", \"max_accuracy\" or (\"target_precision\", p), \
+         got {}",
+        obj.repr().map(|r| r.to_string()).unwrap_or_default()
+    )))
+}
+
+/// A threshold rule as Python writes it (the inverse of [`threshold_rule_from`]).
+fn threshold_rule_py(py: Python<'_>, rule: ThresholdRule) -> PyResult<Py<PyAny>> {
+    Ok(match rule {
+        ThresholdRule::MaxF1 => "max_f1".into_pyobject(py)?.into_any().unbind(),
+        ThresholdRule::MaxAccuracy => "max_accuracy".into_pyobject(py)?.into_any().unbind(),
+        ThresholdRule::TargetPrecision(p) => ("target_precision", p.get())
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+        // A rule added to the crate later: its description.
+        other => other.to_string().into_pyobject(py)?.into_any().unbind(),
+    })
+}
+
+/// The choice of `set_threshold` as a dict: `threshold` (the stored probability), `value`
+/// (the criterion reached on the validation pairs) and `confusion` (their counts).
+fn choice_dict(py: Python<'_>, choice: &ThresholdChoice) -> PyResult<Py<PyAny>> {
+    let d = PyDict::new(py);
+    d.set_item("threshold", choice.threshold)?;
+    d.set_item("value", choice.value)?;
+    d.set_item("confusion", to_python(py, &choice.confusion)?)?;
+    Ok(d.into_any().unbind())
+}
+
+// ---------------------------------------------------------------------------------------
 // The model
 // ---------------------------------------------------------------------------------------
 
@@ -877,6 +997,139 @@ impl PyModel {
             run(py, || inner.calibrate_similarity(valid)).py_err()
         })?;
         to_python(py, &cal)
+    }
+
+    // -- Decisions: calibration and threshold (the crate's `decision` module) -----------
+
+    /// Fits a calibration of the raw logits on the labelled pairs `valid` (validation
+    /// pairs, never the training pairs) and stores it with the model: `method` is
+    /// `"platt"` (`sigmoid(a z + b)`) or `"temperature"` (`sigmoid(z / t)`). Removes a
+    /// stored threshold (choose it again after calibrating). Returns the calibration as a
+    /// dict (see `calibration`). Raises `ValueError` when `valid` holds one class only or
+    /// its logits rank no better than chance; the model is then unchanged. Releases the GIL.
+    #[pyo3(signature = (valid, method = "platt"))]
+    fn calibrate(
+        &mut self,
+        py: Python<'_>,
+        valid: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<Py<PyAny>> {
+        let method = calibration_method_named(method)?;
+        let inner = &mut self.inner;
+        let cal = with_data(py, valid, |valid| {
+            run(py, || inner.calibrate(method, valid)).py_err()
+        })?;
+        Ok(calibration_dict(py, &cal)?.into_any().unbind())
+    }
+
+    /// The stored calibration: `None`, `{"method": "platt", "a": a, "b": b}` or
+    /// `{"method": "temperature", "t": t}` (the model's float32 parameters).
+    #[getter]
+    fn calibration(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.inner
+            .calibration()
+            .map(|c| calibration_dict(py, c).map(|d| d.into_any().unbind()))
+            .transpose()
+    }
+
+    /// Stores a calibration given as the dict `calibration` returns, or removes it with
+    /// `None`. Removes a stored threshold.
+    fn set_calibration(&mut self, calibration: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let cal = calibration.map(calibration_from).transpose()?;
+        self.inner.set_calibration(cal);
+        Ok(())
+    }
+
+    /// Chooses a probability threshold on the labelled pairs `valid` by `rule`
+    /// (`"max_f1"`, `"max_accuracy"` or `("target_precision", p)`), applied to the
+    /// model's (calibrated) probabilities, and stores it. Returns a dict: `threshold`
+    /// (the stored probability), `value` (F1, accuracy or precision reached on `valid`)
+    /// and `confusion` (counts on `valid`). Raises `ValueError` for a precision no
+    /// threshold reaches; the model is then unchanged. Releases the GIL.
+    fn set_threshold(
+        &mut self,
+        py: Python<'_>,
+        rule: &Bound<'_, PyAny>,
+        valid: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let rule = threshold_rule_from(rule)?;
+        let inner = &mut self.inner;
+        let choice = with_data(py, valid, |valid| {
+            run(py, || inner.set_threshold(rule, valid)).py_err()
+        })?;
+        choice_dict(py, &choice)
+    }
+
+    /// Stores a threshold set by hand: a probability in `(0, 1]` (else `ValueError`).
+    fn set_threshold_probability(&mut self, probability: f32) -> PyResult<()> {
+        self.inner.set_threshold_probability(probability).py_err()
+    }
+
+    /// Removes the stored threshold (`predict` uses 0.5 again).
+    fn clear_threshold(&mut self) {
+        self.inner.clear_threshold();
+    }
+
+    /// The probability cut-off `predict` uses: the stored threshold, else 0.5.
+    #[getter]
+    fn threshold(&self) -> f32 {
+        self.inner.threshold()
+    }
+
+    /// The rule that chose the stored threshold: `"max_f1"`, `"max_accuracy"`,
+    /// `("target_precision", p)`, `"manual"` (set by hand), or `None` without one.
+    #[getter]
+    fn threshold_rule(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.inner.decision().threshold() {
+            None => Ok(None),
+            Some(t) => match t.rule() {
+                Some(r) => threshold_rule_py(py, r).map(Some),
+                None => Ok(Some("manual".into_pyobject(py)?.into_any().unbind())),
+            },
+        }
+    }
+
+    /// Probabilities (float32) of raw logits as the model's `predict_proba` computes them:
+    /// `sigmoid` of the calibrated logit, the same float32 operations as in Rust.
+    fn proba_from_logits<'py>(
+        &self,
+        py: Python<'py>,
+        logits: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let z = float_array::<Ix1>(logits, "logits")?;
+        let decision = *self.inner.decision();
+        let out = z.as_array().mapv(|z| decision.proba(z));
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Probabilities (float32, calibrated if a calibration is stored) of the pairs
+    /// `(x[i], y[i])`: the crate's `predict_proba`. Releases the GIL.
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let x = float_array::<Ix2>(x, "x")?;
+        let y = float_array::<Ix2>(y, "y")?;
+        let (xv, yv) = (x.as_array(), y.as_array());
+        let out = run(py, || self.inner.predict_proba(xv, yv)).py_err()?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Classes (bool) of the pairs `(x[i], y[i])`: `predict_proba(x, y) >= threshold`,
+    /// the crate's `predict`. Releases the GIL.
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
+        let x = float_array::<Ix2>(x, "x")?;
+        let y = float_array::<Ix2>(y, "y")?;
+        let (xv, yv) = (x.as_array(), y.as_array());
+        let out = run(py, || self.inner.predict(xv, yv)).py_err()?;
+        Ok(out.into_pyarray(py))
     }
 
     /// Logits of the pairs `(x[i], y[i])`, `x, y: (n, d)` float32 in any memory layout

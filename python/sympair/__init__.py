@@ -162,7 +162,8 @@ PairInput = Union[np.ndarray, Tuple[np.ndarray, np.ndarray], Sequence]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function in float64."""
+    """Numerically stable logistic function in float64 (used by ``sympair.spark``; the
+    estimator's probabilities are the Rust model's, see ``PairClassifier.predict_proba``)."""
     z = np.asarray(z, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -z))
 
@@ -261,6 +262,21 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         numpy's global generator. The same seed gives bit-identical weights.
     verbose : bool, default=False
         Draw a progress bar on stderr during :meth:`fit`.
+    calibration : {None, "platt", "temperature"}, default=None
+        After training, fit a calibration of the logits on the validation pairs (see
+        below) and store it in the model: ``"platt"`` makes :meth:`predict_proba`
+        ``sigmoid(a z + b)``, ``"temperature"`` ``sigmoid(z / t)``. ``None``: plain
+        ``sigmoid(z)`` (a calibration already in a loaded model is kept).
+    threshold : None, "max_f1", "max_accuracy", ("target_precision", p) or float, default=None
+        The probability cut-off of :meth:`predict`, stored in the model. A rule is applied
+        to the (calibrated) probabilities of the validation pairs after calibration; a
+        float in ``(0, 1]`` is used as given. ``None``: 0.5.
+    validation_fraction : float or None, default=None
+        Validation pairs for ``calibration`` and ``threshold`` (and for early stopping and
+        the per-epoch validation scores) when :meth:`fit` gets no ``eval_set``: this
+        fraction of the training pairs, drawn per class with ``random_state``, is held out
+        of training. ``calibration`` or a rule ``threshold`` needs one of the two, since
+        the training pairs would make the model look over-confident.
 
     Attributes
     ----------
@@ -277,6 +293,14 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         ``train_auc`` (on a fixed sample of training pairs), ``valid_loss``, ``valid_auc``,
         ``valid_ap``, ``elapsed``; ``"best_epoch"``; ``"stopped_early"``; ``"warnings"``:
         messages when training did not learn).
+    calibration_ : dict or None
+        The model's calibration (``{"method": "platt", "a": ..., "b": ...}`` or
+        ``{"method": "temperature", "t": ...}``), read from :attr:`model_`.
+    threshold_ : float
+        The probability cut-off :meth:`predict` uses (0.5 unless one is stored).
+    threshold_choice_ : dict or None
+        What the ``threshold`` rule reached on the validation pairs (``threshold``,
+        ``value``, ``confusion``); ``None`` without a rule.
 
     Notes
     -----
@@ -294,6 +318,11 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     well as prediction; float64 is converted to float32 once. Item-indexed training copies
     the item matrix once (the crate's ``ItemPairs``, which also drops repeated pairs and
     rejects a pair given two labels).
+
+    Probabilities and classes are the Rust model's own: :meth:`predict_proba` is the
+    crate's ``predict_proba`` (float32 ``sigmoid`` of the calibrated logit, returned as
+    float64 holding the same values) and :meth:`predict` is ``predict_proba(X)[:, 1] >=
+    threshold_``, so a saved model gives the same probabilities and classes in Rust.
     """
 
     def __init__(
@@ -319,6 +348,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         grad_clip: Optional[float] = None,
         input_noise: float = 0.0,
         input_dropout: float = 0.0,
+        calibration: Optional[str] = None,
+        threshold: Union[None, str, Tuple[str, float], float] = None,
+        validation_fraction: Optional[float] = None,
     ):
         self.combiner = combiner
         self.hidden = hidden
@@ -341,6 +373,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.grad_clip = grad_clip
         self.input_noise = input_noise
         self.input_dropout = input_dropout
+        self.calibration = calibration
+        self.threshold = threshold
+        self.validation_fraction = validation_fraction
 
     # -- scikit-learn plumbing ---------------------------------------------------------
 
@@ -494,7 +529,9 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
             Item embeddings when ``X`` holds ``(n, 2)`` integer ids. Kept (by reference) for
             prediction on ids.
         eval_set : (X_valid, y_valid), optional
-            Validation pairs: loss and ROC AUC after every epoch, early stopping.
+            Validation pairs: loss and ROC AUC after every epoch, early stopping, and the
+            pairs ``calibration`` and ``threshold`` are fitted on (else
+            ``validation_fraction`` of the training pairs is held out for them).
         callback : callable, optional
             Called after every epoch with a dict (``epoch``, ``train_loss``, ``valid_loss``,
             ``valid_auc``, ``elapsed``); returning ``False`` stops training.
@@ -503,9 +540,19 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         estimator is then fitted with the weights of the last finished epoch.
         """
         y01 = self._encode_labels(y)
+        self._check_decision_params()
+        if self._needs_validation() and eval_set is None and self.validation_fraction is None:
+            raise ValueError(
+                f"calibration={self.calibration!r} and threshold={self.threshold!r} are fitted "
+                "on validation pairs: pass fit(..., eval_set=(X_valid, y_valid)) or set "
+                "validation_fraction"
+            )
+        if eval_set is None and self.validation_fraction is not None:
+            X, y01, valid = self._hold_out(X, y01, items)
+        else:
+            valid = None
         train = self._dataset(X, y01, items)
         d = train[0].shape[1] if isinstance(train, tuple) else train.dim
-        valid = None
         if eval_set is not None:
             Xv, yv = eval_set
             yv = np.asarray(yv)
@@ -535,6 +582,7 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.dim_ = d
         self.n_features_in_ = 2 * d
         self.items_ = items
+        self.threshold_choice_: Optional[dict] = None
         epochs_seen: list = []
         self.history_: dict = {
             "epochs": epochs_seen,
@@ -575,7 +623,96 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.close()
+        self._fit_decision(valid)
         return self
+
+    # -- calibration and threshold -------------------------------------------------------
+
+    def _needs_validation(self) -> bool:
+        return self.calibration is not None or isinstance(self.threshold, (str, tuple, list))
+
+    def _check_decision_params(self) -> None:
+        """Refuses bad ``calibration``/``threshold``/``validation_fraction`` before training."""
+        if self.calibration not in (None, "platt", "temperature"):
+            raise ValueError(
+                f"calibration must be None, \"platt\" or \"temperature\", got {self.calibration!r}"
+            )
+        t = self.threshold
+        if isinstance(t, (bool, np.bool_)):
+            raise TypeError(f"threshold must be a rule or a probability, got {t!r}")
+        if isinstance(t, (int, float, np.integer, np.floating)):
+            if not 0.0 < float(t) <= 1.0:
+                raise ValueError(f"threshold must be a probability in (0, 1], got {t!r}")
+        elif t is not None and t not in ("max_f1", "max_accuracy"):
+            ok = (
+                isinstance(t, (tuple, list))
+                and len(t) == 2
+                and t[0] == "target_precision"
+                and isinstance(t[1], (int, float, np.integer, np.floating))
+                and 0.0 < float(t[1]) <= 1.0
+            )
+            if not ok:
+                raise ValueError(
+                    "threshold must be None, \"max_f1\", \"max_accuracy\", "
+                    f"(\"target_precision\", p) with p in (0, 1], or a probability; got {t!r}"
+                )
+        vf = self.validation_fraction
+        if vf is not None and not (isinstance(vf, (float, int, np.floating, np.integer))
+                                   and not isinstance(vf, (bool, np.bool_)) and 0.0 < vf < 1.0):
+            raise ValueError(f"validation_fraction must be None or in (0, 1), got {vf!r}")
+
+    def _hold_out(self, X, y01: np.ndarray, items):
+        """Splits ``validation_fraction`` of the pairs (per class, seeded by
+        ``random_state``) off the training pairs: ``(X_train, y_train, valid)``."""
+        rs = self.random_state
+        rng = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(
+            None if rs is None else int(rs)
+        )
+        fraction = self.validation_fraction
+        assert fraction is not None, "fit holds pairs out only with a validation_fraction"
+        held = np.zeros(len(y01), dtype=bool)
+        for c in (0.0, 1.0):
+            rows = np.flatnonzero(y01 == c)
+            k = int(round(float(fraction) * len(rows)))
+            k = min(max(k, 1), len(rows) - 1)
+            held[rng.permutation(rows)[:k]] = True
+        keep = ~held
+
+        def rows_of(A, mask):
+            if isinstance(A, tuple):
+                return tuple(np.asarray(a)[mask] for a in A)
+            return np.asarray(A)[mask]
+
+        valid = self._dataset(rows_of(X, held), y01[held], items)
+        return rows_of(X, keep), y01[keep], valid
+
+    def _fit_decision(self, valid) -> None:
+        """Fits ``calibration`` then ``threshold`` on ``valid`` and stores both in the
+        model (in that order: calibrating removes a stored threshold)."""
+        if self.calibration is not None:
+            assert valid is not None, "fit checks that calibration has validation pairs"
+            self.model_.calibrate(valid, self.calibration)
+        t = self.threshold
+        if t is None:
+            return
+        if isinstance(t, (str, tuple, list)):
+            assert valid is not None, "fit checks that a rule threshold has validation pairs"
+            rule = t if isinstance(t, str) else (str(t[0]), float(t[1]))
+            self.threshold_choice_ = self.model_.set_threshold(rule, valid)
+        else:
+            self.model_.set_threshold_probability(float(t))
+
+    @property
+    def calibration_(self) -> Optional[dict]:
+        """The fitted model's calibration (``None`` without one)."""
+        self._check_fitted()
+        return self.model_.calibration
+
+    @property
+    def threshold_(self) -> float:
+        """The probability cut-off :meth:`predict` uses."""
+        self._check_fitted()
+        return self.model_.threshold
 
     # -- prediction ----------------------------------------------------------------------
 
@@ -601,16 +738,25 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         x, y = self._dense(X, check_width=True)
         return self.model_.predict_logits(x, y)
 
+    def _proba1(self, X: PairInput, items: Optional[np.ndarray]) -> np.ndarray:
+        """float32 probabilities of "similar": the Rust model's ``predict_proba``."""
+        z = self.decision_function(X, items=items)  # checks that the estimator is fitted
+        return self.model_.proba_from_logits(z)
+
     def predict_proba(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
-        """``(n, 2)`` probabilities of ``classes_[0]`` and ``classes_[1]`` ("similar"):
-        the float64 sigmoid of the logits."""
-        p = _sigmoid(self.decision_function(X, items=items))
+        """``(n, 2)`` probabilities of ``classes_[0]`` and ``classes_[1]`` ("similar").
+
+        Column 1 is the Rust model's ``predict_proba``: the float32 ``sigmoid`` of the
+        calibrated logit (of the raw logit without a calibration), bit for bit, held in
+        float64; column 0 is ``1 - p``."""
+        p = self._proba1(X, items).astype(np.float64)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: PairInput, *, items: Optional[np.ndarray] = None) -> np.ndarray:
-        """Class labels: ``classes_[1]`` where the logit is ``>= 0``."""
-        z = self.decision_function(X, items=items)
-        return self.classes_[(z >= 0).astype(np.intp)]
+        """Class labels: ``classes_[1]`` where ``predict_proba(X)[:, 1] >= threshold_``
+        (the Rust model's ``predict``; the threshold is 0.5 unless one is stored)."""
+        p = self._proba1(X, items)
+        return self.classes_[(p >= np.float32(self.model_.threshold)).astype(np.intp)]
 
     def score(self, X, y, sample_weight=None, *, items=None) -> float:
         """Accuracy of :meth:`predict` (scikit-learn's ``ClassifierMixin.score``)."""
@@ -676,4 +822,5 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         est.n_features_in_ = 2 * model.input_dim
         est.items_ = None
         est.history_ = {"epochs": [], "best_epoch": None, "stopped_early": False}
+        est.threshold_choice_ = None
         return est

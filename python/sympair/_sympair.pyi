@@ -71,6 +71,7 @@ class ItemPairs:
     ) -> Tuple["ItemPairs", "ItemPairs", dict[str, Any]]: ...
 
 _Dataset = Union[PairDataset, ItemPairs, Tuple[_ArrayLike, _ArrayLike, _ArrayLike]]
+_ThresholdRule = Union[str, Tuple[str, float]]
 
 @final
 class Model:
@@ -134,6 +135,31 @@ class Model:
         seed: int = 0,
     ) -> list[float]: ...
     def calibrate_similarity(self, valid: _Dataset) -> dict[str, Any]: ...
+    def calibrate(self, valid: _Dataset, method: str = "platt") -> dict[str, Any]:
+        """Fit a Platt ("platt") or temperature ("temperature") calibration on validation pairs."""
+    @property
+    def calibration(self) -> Optional[dict[str, Any]]:
+        """The stored calibration: None, {"method": "platt", "a", "b"} or {"method": "temperature", "t"}."""
+    def set_calibration(self, calibration: Optional[dict[str, Any]]) -> None:
+        """Store a calibration dict (as `calibration` returns it) or remove it with None."""
+    def set_threshold(self, rule: _ThresholdRule, valid: _Dataset) -> dict[str, Any]:
+        """Choose and store a probability threshold on validation pairs by `rule`."""
+    def set_threshold_probability(self, probability: float) -> None:
+        """Store a threshold set by hand, a probability in (0, 1]."""
+    def clear_threshold(self) -> None:
+        """Remove the stored threshold (predict uses 0.5 again)."""
+    @property
+    def threshold(self) -> float:
+        """The probability cut-off `predict` uses (0.5 unless one is stored)."""
+    @property
+    def threshold_rule(self) -> Optional[Union[str, Tuple[str, float]]]:
+        """The rule of the stored threshold ("manual" when set by hand), None without one."""
+    def proba_from_logits(self, logits: _ArrayLike) -> npt.NDArray[np.float32]:
+        """Probabilities of raw logits, computed as the model's predict_proba does."""
+    def predict_proba(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]:
+        """Calibrated probabilities of the pairs (x[i], y[i])."""
+    def predict(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.bool_]:
+        """Classes of the pairs: predict_proba(x, y) >= threshold."""
     def predict_logits_stacked(self, pairs: _ArrayLike) -> npt.NDArray[np.float32]: ...
     def predict_logits_ids(
         self, items: _ArrayLike, ids: _ArrayLike, precompute: str = "auto"
