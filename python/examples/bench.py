@@ -5,9 +5,15 @@ Workload: random items (n_items x d float32), 200,000 item-indexed pairs, labels
 contenders run alternately, REPEATS times each; the table shows the median pairs per
 second. Rust runs `examples/python_parity.rs bench` (built with cargo in release).
 
-Run from the repository root (after `pip install ./python`; the machine should be idle):
+Run from the repository root (after `pip install ./python`; the machine should be idle).
+The full measurement (200,000 pairs, 20,000 items, d = 384 and 768, 3 alternated runs):
 
-    python python/examples/bench.py [--repeats 3] [--pairs 200000]
+    python python/examples/bench.py
+
+A quick end-to-end check of the script (20,000 pairs, 2,000 items, one run; the figures
+mean little):
+
+    python python/examples/bench.py --quick
 """
 
 import argparse
@@ -41,6 +47,7 @@ def workload(d, n_items, n_pairs, seed=0):
 def python_run(items, ids, labels, epochs):
     data = sympair.ItemPairs(items, ids, labels)
     model = sympair.Model(items.shape[1], "abs_diff")
+    model.predict_logits_ids(items, ids[:1000])  # warm-up, as the Rust side does
     t = time.perf_counter()
     model.predict_logits_ids(items, ids)
     predict = len(ids) / (time.perf_counter() - t)
@@ -115,12 +122,18 @@ def torch_run(items, ids, labels, epochs):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--pairs", type=int, default=200_000)
     ap.add_argument("--items", type=int, default=20_000)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--dims", type=int, nargs="+", default=[384, 768])
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes (20,000 pairs, 2,000 items, one run): checks the script")
     args = ap.parse_args()
+    if args.quick:
+        args.pairs, args.items, args.repeats = 20_000, 2_000, 1
+    started = time.perf_counter()
     subprocess.run(["cargo", "build", "--release", "--example", "python_parity"], cwd=REPO, check=True)
     binary = str(REPO / "target" / "release" / "examples" / "python_parity")
     try:
@@ -133,7 +146,7 @@ def main():
     print(f"{args.pairs} item-indexed pairs, {args.items} items, abs_diff, head 64, batch 256, "
           f"Adam; median of {args.repeats} alternated runs")
     print(f"{'d':>4} {'contender':<10} {'predict pairs/s':>16} {'train pairs/s':>14}")
-    for d in (384, 768):
+    for d in args.dims:
         items, ids, labels = workload(d, args.items, args.pairs)
         runs = {"rust": [], "python": []}
         if have_torch:
@@ -153,6 +166,7 @@ def main():
         one, two = two_threads(items, ids)
         print(f"{d:>4} batches of 512 from Python: one thread {one:.0f} pairs/s, two threads at "
               f"once {two:.0f} pairs/s in all ({two / one:.2f}x)")
+    print(f"total {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
