@@ -266,7 +266,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         After training, fit a calibration of the logits on the validation pairs (see
         below) and store it in the model: ``"platt"`` makes :meth:`predict_proba`
         ``sigmoid(a z + b)``, ``"temperature"`` ``sigmoid(z / t)``. ``None``: plain
-        ``sigmoid(z)`` (a calibration already in a loaded model is kept).
+        ``sigmoid(z)``. Fitting fails with ``ValueError`` when the trained model ranks the
+        validation pairs no better than chance (no increasing map exists).
     threshold : None, "max_f1", "max_accuracy", ("target_precision", p) or float, default=None
         The probability cut-off of :meth:`predict`, stored in the model. A rule is applied
         to the (calibrated) probabilities of the validation pairs after calibration; a
