@@ -282,9 +282,21 @@ impl Head {
     }
 
     /// Logits for the rows of `c`, readable via [`HeadWork::output`].
+    #[cfg(test)]
     pub(crate) fn forward(&self, c: ArrayView2<f32>, ws: &mut HeadWork) {
+        self.forward_dropout(c, ws, None);
+    }
+
+    /// [`Head::forward`] with training-time dropout on an MLP head's hidden layers (the
+    /// distance head has none).
+    pub(crate) fn forward_dropout(
+        &self,
+        c: ArrayView2<f32>,
+        ws: &mut HeadWork,
+        dropout: Option<crate::mlp::Dropout>,
+    ) {
         match (self, ws) {
-            (Head::Mlp(m), HeadWork::Mlp(w)) => m.forward(c, w),
+            (Head::Mlp(m), HeadWork::Mlp(w)) => m.forward_dropout(c, w, dropout),
             (Head::Distance(d), HeadWork::Distance { u, out, .. }) => {
                 let scale = f64::from(d.log_scale).exp();
                 for ((row, ui), o) in c.rows().into_iter().zip(u.iter_mut()).zip(out.iter_mut()) {

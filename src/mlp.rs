@@ -157,6 +157,56 @@ pub(crate) struct MlpWork {
     dz: Vec<Array2<f32>>,
     /// Bias-gradient sums of the second half of the rows, `(d_l)`.
     db_half: Vec<Array1<f32>>,
+    /// Dropout masks per hidden layer (`0` or `1 / (1 - p)`), allocated on first use.
+    mask: Vec<Array2<f32>>,
+    /// Masked activations per hidden layer (`a * mask`), allocated on first use.
+    dropped: Vec<Array2<f32>>,
+    /// Whether the last forward pass applied dropout (then backward uses `mask`).
+    dropout_on: bool,
+}
+
+/// Training-time (inverted) dropout of an MLP's hidden activations: each unit of row `r`
+/// of hidden layer `l` is zeroed with probability `p`, the rest scaled by `1 / (1 - p)`.
+///
+/// Masks are a fixed function of `(seed, l, keys[r])` (a counter-based draw, not an RNG
+/// stream shared across rows), so they do not depend on which thread runs the rows, and
+/// rows with the same key (an item and its copy in the swapped pair) share their masks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dropout<'a> {
+    /// Drop probability, in `[0, 1)`.
+    pub(crate) p: f32,
+    /// Seed of this batch slice.
+    pub(crate) seed: u64,
+    /// Mask key of each row (at least as many as rows).
+    pub(crate) keys: &'a [u64],
+}
+
+impl Dropout<'_> {
+    /// Writes the masks of hidden layer `layer` for `mask.nrows()` rows.
+    fn fill(&self, layer: usize, mut mask: ArrayViewMut2<f32>) {
+        use rand::{RngExt, SeedableRng};
+        let scale = 1.0 / (1.0 - self.p);
+        for (mut row, &key) in mask.rows_mut().into_iter().zip(self.keys) {
+            let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(mix(mix(
+                self.seed ^ layer as u64
+            ) ^ key));
+            for m in row.iter_mut() {
+                *m = if rng.random::<f32>() < self.p {
+                    0.0
+                } else {
+                    scale
+                };
+            }
+        }
+    }
+}
+
+/// SplitMix64 finaliser: a well-mixed 64-bit function of `z`.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl Mlp {
@@ -344,6 +394,9 @@ impl Mlp {
             a,
             dz,
             db_half,
+            mask: vec![Array2::zeros((0, 0)); n],
+            dropped: vec![Array2::zeros((0, 0)); n],
+            dropout_on: false,
         })
     }
 
@@ -382,6 +435,17 @@ impl Mlp {
     /// available from [`MlpWork::output`]. Caller guarantees `input` has `input_dim`
     /// columns and at most `capacity` rows.
     pub(crate) fn forward(&self, input: ArrayView2<f32>, ws: &mut MlpWork) {
+        self.forward_dropout(input, ws, None);
+    }
+
+    /// [`Mlp::forward`] with training-time dropout on the hidden activations (none when
+    /// `dropout` is `None` or its rate is 0: then exactly [`Mlp::forward`]).
+    pub(crate) fn forward_dropout(
+        &self,
+        input: ArrayView2<f32>,
+        ws: &mut MlpWork,
+        dropout: Option<Dropout>,
+    ) {
         let rows = input.nrows();
         debug_assert!(rows <= ws.capacity);
         if let Some(first) = self.layers.first() {
@@ -391,23 +455,39 @@ impl Mlp {
             }
             general_mat_mul(1.0, &input, &first.w, 1.0, &mut z);
         }
-        self.forward_after_first(rows, ws);
+        self.forward_after_first_dropout(rows, ws, dropout);
     }
 
     /// Finishes a forward pass whose first-layer pre-activation (`z_0 = x W_0 + b_0`) is
     /// already in [`MlpWork::first_preact_mut`]: activation, then the remaining layers.
     pub(crate) fn forward_after_first(&self, rows: usize, ws: &mut MlpWork) {
+        self.forward_after_first_dropout(rows, ws, None);
+    }
+
+    fn forward_after_first_dropout(&self, rows: usize, ws: &mut MlpWork, dropout: Option<Dropout>) {
         let last = self.layers.len().saturating_sub(1);
+        let dropout = dropout.filter(|d| d.p > 0.0 && last > 0);
+        ws.dropout_on = dropout.is_some();
+        if let Some(d) = &dropout {
+            debug_assert!(d.keys.len() >= rows, "a dropout key per row");
+            for l in 0..last {
+                if ws.mask[l].nrows() < ws.capacity {
+                    let w = self.layers[l].w.ncols();
+                    ws.mask[l] = Array2::zeros((ws.capacity, w));
+                    ws.dropped[l] = Array2::zeros((ws.capacity, w));
+                }
+            }
+        }
         for (l, layer) in self.layers.iter().enumerate() {
             if l > 0 {
-                let (before, _) = ws.a.split_at_mut(l);
+                let prev = if ws.dropout_on { &ws.dropped } else { &ws.a };
                 let mut z = ws.z[l].slice_mut(s![..rows, ..]);
                 for mut row in z.rows_mut() {
                     row.assign(&layer.b);
                 }
                 general_mat_mul(
                     1.0,
-                    &before[l - 1].slice(s![..rows, ..]),
+                    &prev[l - 1].slice(s![..rows, ..]),
                     &layer.w,
                     1.0,
                     &mut z,
@@ -417,6 +497,14 @@ impl Mlp {
                 let (zl, al) = (&ws.z[l], &mut ws.a[l]);
                 self.activation
                     .forward(zl.slice(s![..rows, ..]), al.slice_mut(s![..rows, ..]));
+                if let Some(d) = &dropout {
+                    let mut mask = ws.mask[l].slice_mut(s![..rows, ..]);
+                    d.fill(l, mask.view_mut());
+                    Zip::from(ws.dropped[l].slice_mut(s![..rows, ..]))
+                        .and(&mask)
+                        .and(ws.a[l].slice(s![..rows, ..]))
+                        .for_each(|o, &m, &a| *o = a * m);
+                }
             }
         }
     }
@@ -474,6 +562,8 @@ impl Mlp {
             let dz = dz_rest[0].slice(s![..rows, ..]);
             let inp = if l == 0 {
                 input
+            } else if ws.dropout_on {
+                ws.dropped[l - 1].slice(s![..rows, ..])
             } else {
                 ws.a[l - 1].slice(s![..rows, ..])
             };
@@ -491,6 +581,12 @@ impl Mlp {
             if l > 0 {
                 let mut da = dz_before[l - 1].slice_mut(s![..rows, ..]);
                 general_mat_mul(1.0, &dz, &layer.w.t(), 0.0, &mut da);
+                if ws.dropout_on {
+                    // d(a * mask)/da = mask, the mask of the forward pass.
+                    Zip::from(&mut da)
+                        .and(ws.mask[l - 1].slice(s![..rows, ..]))
+                        .for_each(|d, &m| *d *= m);
+                }
                 self.activation.backward_in_place(
                     ws.z[l - 1].slice(s![..rows, ..]),
                     ws.a[l - 1].slice(s![..rows, ..]),

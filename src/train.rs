@@ -97,6 +97,10 @@ pub struct TrainConfig {
     input_noise: f32,
     #[serde(default)]
     input_dropout: f32,
+    #[serde(default)]
+    head_dropout: f32,
+    #[serde(default)]
+    encoder_dropout: f32,
 }
 
 /// The serde form of [`TrainConfig`] before [`TrainConfig::check`].
@@ -123,6 +127,10 @@ struct RawTrainConfig {
     input_noise: f32,
     #[serde(default)]
     input_dropout: f32,
+    #[serde(default)]
+    head_dropout: f32,
+    #[serde(default)]
+    encoder_dropout: f32,
 }
 
 impl TryFrom<RawTrainConfig> for TrainConfig {
@@ -144,6 +152,8 @@ impl TryFrom<RawTrainConfig> for TrainConfig {
             grad_clip: raw.grad_clip,
             input_noise: raw.input_noise,
             input_dropout: raw.input_dropout,
+            head_dropout: raw.head_dropout,
+            encoder_dropout: raw.encoder_dropout,
         };
         cfg.check()?;
         Ok(cfg)
@@ -168,6 +178,8 @@ impl Default for TrainConfig {
             grad_clip: None,
             input_noise: 0.0,
             input_dropout: 0.0,
+            head_dropout: 0.0,
+            encoder_dropout: 0.0,
         }
     }
 }
@@ -176,7 +188,7 @@ impl TrainConfig {
     /// The defaults: 20 epochs, batch 64, Adam with learning rate 1e-3, no weight decay,
     /// seed 0, no early stopping (when turned on: [`Monitor::Auto`], min delta 0), positive
     /// weight 1, no consistency penalty, no swap augmentation, constant learning rate, no
-    /// gradient clipping, no input noise or dropout.
+    /// gradient clipping, no input noise or dropout, no head or encoder dropout.
     pub fn new() -> Self {
         Self::default()
     }
@@ -282,6 +294,25 @@ impl TrainConfig {
         self.input_dropout = p;
         self
     }
+    /// Dropout on the hidden activations of the MLP head (inverted dropout: during
+    /// training only, each hidden unit of each combined row is zeroed with probability
+    /// `p` and the rest scaled by `1 / (1 - p)`; default 0 = off; in `[0, 1)`; 0.1 to 0.5
+    /// is the usual range). A head without hidden layers (or a distance head) has nothing
+    /// to drop. Masks are a fixed function of the seed and of the pair's position in its
+    /// batch (counter-based, not a per-thread random stream): the same weights for any
+    /// number of threads; a pair and its swapped copy share them. Prediction never drops.
+    pub fn with_head_dropout(mut self, p: f32) -> Self {
+        self.head_dropout = p;
+        self
+    }
+    /// Dropout on the hidden activations of the shared encoder, per item row, like
+    /// [`with_head_dropout`](Self::with_head_dropout) (default 0 = off; in `[0, 1)`). A
+    /// linear encoder (no hidden layer) has nothing to drop. An item and its copy in the
+    /// swapped pair share their masks. Prediction never drops.
+    pub fn with_encoder_dropout(mut self, p: f32) -> Self {
+        self.encoder_dropout = p;
+        self
+    }
 
     /// Number of epochs.
     pub fn epochs(&self) -> usize {
@@ -330,6 +361,14 @@ impl TrainConfig {
     /// Input dropout probability.
     pub fn input_dropout(&self) -> f32 {
         self.input_dropout
+    }
+    /// Dropout probability of the head's hidden layers.
+    pub fn head_dropout(&self) -> f32 {
+        self.head_dropout
+    }
+    /// Dropout probability of the encoder's hidden layers.
+    pub fn encoder_dropout(&self) -> f32 {
+        self.encoder_dropout
     }
 
     /// Checks every setting; `fit` calls this before touching the model.
@@ -383,11 +422,14 @@ impl TrainConfig {
                 format!("must be finite and >= 0, got {}", self.input_noise),
             ));
         }
-        if !(0.0..1.0).contains(&self.input_dropout) {
-            return Err(Error::config(
-                "input_dropout",
-                format!("must be in [0, 1), got {}", self.input_dropout),
-            ));
+        for (field, p) in [
+            ("input_dropout", self.input_dropout),
+            ("head_dropout", self.head_dropout),
+            ("encoder_dropout", self.encoder_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::config(field, format!("must be in [0, 1), got {p}")));
+            }
         }
         Ok(())
     }
@@ -699,6 +741,8 @@ impl<C: PairCombiner> PairClassifier<C> {
                     bce_scale: 1.0 / (rows_per_pair * k as f64) as f32,
                     pen_scale: 1.0 / k as f32,
                     input,
+                    head_dropout: config.head_dropout,
+                    encoder_dropout: config.encoder_dropout,
                     seed: config.seed,
                     epoch,
                     batch,
@@ -947,6 +991,7 @@ impl<C: PairCombiner> PairClassifier<C> {
                 labels[p + r] = t;
             }
         }
+        work.dropout = spec.dropout_for(p, doubled, self.combiner().n_views(), slice_no);
         self.forward_stacked(m, work)?;
         let logits = work.logits(m);
         let bce_rows = if spec.swap_augment { m } else { p };
@@ -995,6 +1040,8 @@ impl<C: PairCombiner> PairClassifier<C> {
                 noise: 0.0,
                 dropout: 0.0,
             },
+            head_dropout: 0.0,
+            encoder_dropout: 0.0,
             seed: 0,
             epoch: 0,
             batch: 0,
@@ -1053,6 +1100,9 @@ struct LossSpec {
     pen_scale: f32,
     /// Input noise and dropout (training only).
     input: regularise::InputReg,
+    /// Dropout rates of the head's and the encoder's hidden layers (training only).
+    head_dropout: f32,
+    encoder_dropout: f32,
     /// Seed, epoch and batch: where the slices' input-noise RNGs come from.
     seed: u64,
     epoch: usize,
@@ -1117,4 +1167,59 @@ impl LossSpec {
     fn doubled(&self) -> bool {
         self.swap_augment || self.consistency > 0.0
     }
+
+    /// The head and encoder dropout of slice `slice_no` holding `p` pairs (and their
+    /// swapped copies when `doubled`) through a combiner of `views` views; `None` when
+    /// both rates are 0.
+    ///
+    /// Mask keys: pair `i`'s item `x` is key `2i`, its item `y` key `2i + 1` (encoder
+    /// rows); its combined row of view `v` is key `2i + v` (head rows). A swapped copy
+    /// `(y, x)` takes the keys of the items and views it copies, so both orders of a pair
+    /// see the same masks (as with input noise).
+    fn dropout_for(
+        &self,
+        p: usize,
+        doubled: bool,
+        views: usize,
+        slice_no: usize,
+    ) -> Option<crate::model::TrainDropout> {
+        if self.head_dropout == 0.0 && self.encoder_dropout == 0.0 {
+            return None;
+        }
+        let m = if doubled { 2 * p } else { p };
+        let pair = |r: usize| {
+            if r < p {
+                (r as u64, false)
+            } else {
+                ((r - p) as u64, true)
+            }
+        };
+        // Encoder rows: x of every row (0..m), then y of every row (m..2m).
+        let enc_keys = (0..2 * m)
+            .map(|k| {
+                let (is_y, r) = (k >= m, k % m);
+                let (i, swapped) = pair(r);
+                2 * i + u64::from(is_y != swapped)
+            })
+            .collect();
+        // Head rows: view v of every row, `views * m` in all.
+        let head_keys = (0..views * m)
+            .map(|k| {
+                let (v, r) = ((k / m) as u64, k % m);
+                let (i, swapped) = pair(r);
+                let v = if swapped && views == 2 { 1 - v } else { v };
+                2 * i + v
+            })
+            .collect();
+        Some(crate::model::TrainDropout {
+            head: self.head_dropout,
+            encoder: self.encoder_dropout,
+            seed: regularise::slice_seed(self.seed ^ 0xD80F_0C7A, self.epoch, self.batch, slice_no),
+            head_keys,
+            enc_keys,
+        })
+    }
 }
+
+#[cfg(test)]
+mod dropout_tests;

@@ -12,7 +12,19 @@ use super::params::Grads;
 use crate::combiner::PairCombiner;
 use crate::error::Result;
 use crate::head::HeadWork;
-use crate::mlp::MlpWork;
+use crate::mlp::{Dropout, MlpWork};
+
+/// Training-time dropout of one forward pass over a work buffer (see [`Dropout`]): rates
+/// for the head's and the encoder's hidden layers, the slice seed, and the mask key of
+/// every head row (`views * n`) and encoder row (`2 * n`). Set by training only.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TrainDropout {
+    pub(crate) head: f32,
+    pub(crate) encoder: f32,
+    pub(crate) seed: u64,
+    pub(crate) head_keys: Vec<u64>,
+    pub(crate) enc_keys: Vec<u64>,
+}
 
 /// Reusable buffers for up to `capacity` pairs (rows of the stacked input: `2 * capacity`).
 #[derive(Clone, Debug)]
@@ -29,6 +41,9 @@ pub(crate) struct Work {
     head: HeadWork,
     /// Mean logits per pair.
     logits: Vec<f32>,
+    /// Dropout of the next [`forward_stacked`](PairClassifier::forward_stacked), training
+    /// only; `None` (prediction) leaves the forward pass untouched.
+    pub(crate) dropout: Option<TrainDropout>,
 }
 
 impl Work {
@@ -71,6 +86,7 @@ impl<C: PairCombiner> PairClassifier<C> {
             },
             head: self.head.work(v * capacity),
             logits: vec![0.0; capacity],
+            dropout: None,
         }
     }
 
@@ -82,12 +98,23 @@ impl<C: PairCombiner> PairClassifier<C> {
             "{n} pairs in a work buffer for {}",
             work.capacity
         );
-        let Work { inp, enc, c, .. } = work;
+        let Work {
+            inp,
+            enc,
+            c,
+            dropout,
+            ..
+        } = work;
         let v = self.combiner.n_views();
         let c = c.slice_mut(s![..v * n, ..]);
         match (&self.encoder, enc.as_mut()) {
             (Some(e), Some(ew)) => {
-                e.forward(inp.slice(s![..2 * n, ..]), ew);
+                let drop = dropout.as_ref().map(|d| Dropout {
+                    p: d.encoder,
+                    seed: d.seed,
+                    keys: &d.enc_keys,
+                });
+                e.forward_dropout(inp.slice(s![..2 * n, ..]), ew, drop);
                 let out = ew.output(2 * n);
                 self.combiner
                     .forward(out.slice(s![..n, ..]), out.slice(s![n..2 * n, ..]), c)?;
@@ -158,8 +185,14 @@ impl<C: PairCombiner> PairClassifier<C> {
     pub(crate) fn finish_forward(&self, n: usize, work: &mut Work) {
         let v = self.combiner.n_views();
         let rows = v * n;
+        let drop = work.dropout.as_ref().map(|d| Dropout {
+            // Salted so that head and encoder layers of the same index draw apart.
+            p: d.head,
+            seed: crate::mlp::mix(d.seed ^ 0x4EAD),
+            keys: &d.head_keys,
+        });
         self.head
-            .forward(work.c.slice(s![..rows, ..]), &mut work.head);
+            .forward_dropout(work.c.slice(s![..rows, ..]), &mut work.head, drop);
         let raw = work.head.output(rows);
         let inv = 1.0 / v as f32;
         for (i, l) in work.logits[..n].iter_mut().enumerate() {

@@ -40,7 +40,7 @@ mod persist;
 mod predict;
 
 pub use builder::{EncoderConfig, PairClassifierBuilder};
-pub(crate) use forward::Work;
+pub(crate) use forward::{TrainDropout, Work};
 pub(crate) use params::Grads;
 pub use persist::FORMAT_VERSION;
 pub(crate) use predict::PREDICT_CHUNK;

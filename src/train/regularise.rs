@@ -48,11 +48,17 @@ impl InputReg {
 /// The RNG of slice `slice` of batch `batch` of epoch `epoch`: a fixed function of the
 /// seed and the position, whichever thread runs the slice.
 pub(super) fn slice_rng(seed: u64, epoch: usize, batch: usize, slice: usize) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(slice_seed(seed, epoch, batch, slice))
+}
+
+/// The seed of slice `slice` of batch `batch` of epoch `epoch`, a fixed function of the
+/// training seed and the position.
+pub(super) fn slice_seed(seed: u64, epoch: usize, batch: usize, slice: usize) -> u64 {
     let mut h = seed ^ 0x9E37_79B9_7F4A_7C15;
     for x in [epoch as u64, batch as u64, slice as u64] {
         h = splitmix(h ^ x);
     }
-    Xoshiro256PlusPlus::seed_from_u64(h)
+    h
 }
 
 fn splitmix(mut z: u64) -> u64 {
