@@ -18,6 +18,10 @@ use crate::model::{EncoderConfig, PairClassifier};
 use crate::optim::Optimizer;
 use crate::train::{Control, EpochStats, TrainConfig};
 
+mod ensemble;
+
+pub use ensemble::Ensemble;
+
 /// One configuration to try: a combiner, the head's hidden widths and a training
 /// configuration whose `epochs` is the *largest* number of epochs tried (every shorter
 /// run is scored on the way, from the same fits).
@@ -184,12 +188,14 @@ impl Default for SearchSpace {
     }
 }
 
-/// Settings of [`cross_validate`] (default: 5 folds, fold seed 0, model seed 0).
+/// Settings of [`cross_validate`] (default: 5 folds, fold seed 0, model seed 0, a single
+/// refit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SelectConfig {
     folds: usize,
     fold_seed: u64,
     model_seed: u64,
+    ensemble: usize,
 }
 
 impl Default for SelectConfig {
@@ -198,14 +204,28 @@ impl Default for SelectConfig {
             folds: 5,
             fold_seed: 0,
             model_seed: 0,
+            ensemble: 1,
         }
     }
 }
 
 impl SelectConfig {
-    /// The defaults: 5 folds, fold seed 0, model seed 0.
+    /// The defaults: 5 folds, fold seed 0, model seed 0, a single refit.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// Refit the chosen candidate `k` times on all training pairs, refit `j` with model
+    /// seed `model_seed + j` and training seed `seed + j`, and return them as a seed
+    /// [`Ensemble`] in [`Selection::ensemble`] (default 1: no ensemble; at least 1,
+    /// checked by [`cross_validate`]). Costs `k` refits; cross-validation is unchanged
+    /// (the ensemble is not what the folds scored).
+    pub fn with_ensemble(mut self, k: usize) -> Self {
+        self.ensemble = k;
+        self
+    }
+    /// Number of refits averaged (1: no ensemble).
+    pub fn ensemble(&self) -> usize {
+        self.ensemble
     }
     /// Number of item-grouped folds (at least 2; checked by [`cross_validate`]).
     pub fn with_folds(mut self, folds: usize) -> Self {
@@ -246,6 +266,38 @@ pub struct Trial {
     pub mean_train_loss: f64,
     /// Wall-clock time of the candidate's fold fits.
     pub time: Duration,
+    /// The candidate's regularisers, for the table: head, encoder and input dropout,
+    /// input noise and weight decay.
+    pub regularisers: Regularisers,
+}
+
+/// The regularisers of a candidate's training configuration, as shown in the table of
+/// [`Selection`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Regularisers {
+    /// [`TrainConfig::head_dropout`].
+    pub head_dropout: f32,
+    /// [`TrainConfig::encoder_dropout`].
+    pub encoder_dropout: f32,
+    /// [`TrainConfig::input_dropout`].
+    pub input_dropout: f32,
+    /// [`TrainConfig::input_noise`].
+    pub input_noise: f32,
+    /// [`TrainConfig::weight_decay`].
+    pub weight_decay: f32,
+}
+
+impl Regularisers {
+    /// The regularisers of `train`.
+    pub fn of(train: &TrainConfig) -> Self {
+        Regularisers {
+            head_dropout: train.head_dropout(),
+            encoder_dropout: train.encoder_dropout(),
+            input_dropout: train.input_dropout(),
+            input_noise: train.input_noise(),
+            weight_decay: train.weight_decay(),
+        }
+    }
 }
 
 /// What [`cross_validate`] returns.
@@ -261,23 +313,46 @@ pub struct Selection {
     pub table: Vec<Trial>,
     /// Pairs dropped from each fold because they straddle its held-out items.
     pub cross_pairs_dropped: Vec<usize>,
-    /// Wall-clock time of the refit.
+    /// Wall-clock time of the refit (of every refit with an ensemble).
     pub refit_time: Duration,
+    /// With [`SelectConfig::with_ensemble`]`(k)`, `k > 1`: the `k` refits, the first being
+    /// [`model`](Self::model), averaged in logit space.
+    pub ensemble: Option<Ensemble>,
 }
 
+/// The table of what was tried, one row per candidate, `*` marking the chosen one;
+/// columns `hd`, `ed`, `id`, `in`, `wd` are the head, encoder and input dropout, the input
+/// noise and the weight decay of the candidate.
 impl fmt::Display for Selection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<3}{:<58}{:>9}{:>8}{:>7}{:>11}{:>8}",
-            "", "candidate", "mean AUC", "std", "epochs", "train loss", "time s"
+            "{:<3}{:<46}{:>6}{:>6}{:>6}{:>6}{:>7}{:>9}{:>8}{:>7}{:>11}{:>8}",
+            "",
+            "candidate",
+            "hd",
+            "ed",
+            "id",
+            "in",
+            "wd",
+            "mean AUC",
+            "std",
+            "epochs",
+            "train loss",
+            "time s"
         )?;
         for (k, t) in self.table.iter().enumerate() {
+            let r = &t.regularisers;
             writeln!(
                 f,
-                "{:<3}{:<58}{:>9.4}{:>8.4}{:>7}{:>11.4}{:>8.1}",
+                "{:<3}{:<46}{:>6}{:>6}{:>6}{:>6}{:>7}{:>9.4}{:>8.4}{:>7}{:>11.4}{:>8.1}",
                 if k == self.best { "*" } else { "" },
                 t.label,
+                r.head_dropout,
+                r.encoder_dropout,
+                r.input_dropout,
+                r.input_noise,
+                r.weight_decay,
                 t.mean_auc,
                 t.std_auc,
                 t.epochs,
@@ -379,6 +454,9 @@ pub fn cross_validate(
     observer: &mut dyn SelectObserver,
 ) -> Result<Selection> {
     let start = Instant::now();
+    if config.ensemble == 0 {
+        return Err(Error::config("ensemble", "must be at least 1"));
+    }
     let folds = data.item_folds(config.folds, config.fold_seed)?;
     let n_folds = folds.len();
     let n_candidates = space.candidates.len();
@@ -430,6 +508,25 @@ pub fn cross_validate(
     let t0 = Instant::now();
     let mut model = build(&chosen, data.items().ncols(), config.model_seed)?;
     model.fit(data, None, &chosen.train)?;
+    let ensemble = if config.ensemble > 1 {
+        let mut members = vec![model.clone()];
+        for j in 1..config.ensemble as u64 {
+            let mut m = build(
+                &chosen,
+                data.items().ncols(),
+                config.model_seed.wrapping_add(j),
+            )?;
+            let train = chosen
+                .train
+                .clone()
+                .with_seed(chosen.train.seed().wrapping_add(j));
+            m.fit(data, None, &train)?;
+            members.push(m);
+        }
+        Some(Ensemble::new(members)?)
+    } else {
+        None
+    };
     let refit_time = t0.elapsed();
     observer.on_progress(&Progress::Refit {
         candidate: best,
@@ -443,6 +540,7 @@ pub fn cross_validate(
         table,
         cross_pairs_dropped: folds.iter().map(|f| f.cross_pairs_dropped).collect(),
         refit_time,
+        ensemble,
     })
 }
 
@@ -482,5 +580,6 @@ fn score(cand: &Candidate, curves: &[Vec<f64>], train_losses: &[f64], time: Dura
         fold_aucs,
         mean_train_loss: train_losses.iter().sum::<f64>() / n,
         time,
+        regularisers: Regularisers::of(&cand.train),
     }
 }
