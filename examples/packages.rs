@@ -7,13 +7,13 @@
 //! once, after every choice is made.
 //!
 //! Run: `cargo run --release --example packages` (add `--quick` for a short run: 3 folds,
-//! a 2-candidate space, 10 epochs).
+//! a 2-candidate space, 10 epochs, an ensemble of 2).
 
 use std::time::Instant;
 
 use sympair::io::PairsCsv;
 use sympair::metrics::roc_auc;
-use sympair::select::{Progress, SearchSpace, SelectConfig, cross_validate};
+use sympair::select::{Ensemble, Progress, SearchSpace, SelectConfig, cross_validate};
 use sympair::{Combiner, ItemPairs, PairClassifier, PairCombiner, PairData, TrainConfig};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/examples/data/packages");
@@ -21,6 +21,13 @@ const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/examples/data/pa
 fn auc<C: PairCombiner>(model: &PairClassifier<C>, data: &ItemPairs) -> sympair::Result<f64> {
     roc_auc(&model.logits_for(data)?, data.labels())
 }
+
+fn ensemble_auc(ens: &Ensemble, data: &ItemPairs) -> sympair::Result<f64> {
+    roc_auc(&ens.logits_for(data)?, data.labels())
+}
+
+/// Members of the seed ensemble refitted after the selection.
+const ENSEMBLE: usize = 5;
 
 /// Cosine similarity of each pair (the items are unit length, but normalise anyway).
 fn cosine(data: &ItemPairs) -> Vec<f32> {
@@ -106,10 +113,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 10,
                 &base,
             )?,
-            SelectConfig::new().with_folds(3),
+            SelectConfig::new().with_folds(3).with_ensemble(2),
         )
     } else {
-        (SearchSpace::default(), SelectConfig::new())
+        (
+            SearchSpace::default(),
+            SelectConfig::new().with_ensemble(ENSEMBLE),
+        )
     };
     let t0 = Instant::now();
     let mut progress = |p: &Progress| {
@@ -140,15 +150,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let tr = auc(&sel.model, &train)?;
     let cv = sel.table[sel.best].mean_auc;
-    let label = format!("CV-selected, refit {} epochs", sel.chosen.train.epochs());
+    let epochs = sel.chosen.train.epochs();
     let model = sel.model;
     rows.push((
-        label,
+        format!("CV-selected, refit {epochs} epochs"),
         tr,
         Some(cv),
         Box::new(move |t: &ItemPairs| auc(&model, t)),
         secs,
     ));
+    if let Some(ens) = sel.ensemble {
+        let k = ens.members().len();
+        rows.push((
+            format!("CV-selected, {k}-seed ensemble ({epochs} ep.)"),
+            ensemble_auc(&ens, &train)?,
+            Some(cv),
+            Box::new(move |t: &ItemPairs| ensemble_auc(&ens, t)),
+            secs,
+        ));
+    }
 
     // The test pairs, read once, after every choice.
     let test = ItemPairs::from_pair_rows(

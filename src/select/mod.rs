@@ -41,23 +41,27 @@ pub struct Candidate {
 
 /// The configurations [`cross_validate`] tries, in order.
 ///
-/// [`SearchSpace::default`] is the documented default space (5 candidates, Adam, batch
-/// 256, no weight decay; every number of epochs up to the maximum is scored from the same
-/// fits; "stack" is `stack[sum+product+abs_diff]`):
+/// [`SearchSpace::default`] is the documented default space (4 candidates, Adam, batch
+/// 256; every number of epochs up to the maximum is scored from the same fits; "stack" is
+/// `stack[sum+product+abs_diff]`; hd, ed, id: head, encoder and input dropout; no weight
+/// decay or input noise, which did not help on the packages data):
 ///
-/// | combiner | encoder | head hidden | learning rate | epochs (max) |
-/// |---|---|---|---|---|
-/// | concat_swap_average | none | `[64]` | 1e-3 | 20 |
-/// | stack | none | `[64]` | 1e-3 | 20 |
-/// | stack | MLP `[256]` -> 128 | `[64]` | 1e-3 | 8 |
-/// | stack | MLP `[256]` -> 128 | `[64]` | 3e-4 | 8 |
-/// | product | linear -> 128 | `[64]` | 1e-3 | 8 |
+/// | combiner | encoder | head hidden | hd | ed | id | learning rate | epochs (max) |
+/// |---|---|---|---|---|---|---|---|
+/// | concat_swap_average | none | `[64]` | 0 | 0 | 0 | 1e-3 | 20 |
+/// | concat_swap_average | none | `[256]` | 0.5 | 0 | 0.2 | 1e-3 | 20 |
+/// | stack | MLP `[256]` -> 128 | `[64]` | 0.3 | 0.3 | 0.1 | 1e-3 | 10 |
+/// | stack | MLP `[256]` -> 128 | `[64]` | 0.3 | 0.5 | 0.2 | 3e-4 | 12 |
 ///
-/// Encoders fit the training items within a few epochs, hence their shorter runs.
+/// The first is the unregularised reference. On the item-disjoint split of the packages
+/// data (README, "Real data: packages") dropout raised the mean fold ROC AUC of the
+/// concat + swap-average head from 0.847 to 0.867 and of the siamese encoder from 0.855
+/// to 0.864; encoders fit the training items within a few epochs, hence their shorter
+/// runs.
 ///
-/// Build others with [`SearchSpace::grid`] or [`SearchSpace::new`]. Regularisers that
-/// [`TrainConfig`] gains (dropout, noise, schedules) enter through the candidates'
-/// `train` field.
+/// Build others with [`SearchSpace::grid`] or [`SearchSpace::new`]; every regulariser of
+/// [`TrainConfig`] (dropout, input noise, weight decay, schedules) enters through the
+/// candidates' `train` field and shows in the table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SearchSpace {
     candidates: Vec<Candidate>,
@@ -147,6 +151,7 @@ impl Default for SearchSpace {
             )
         };
         let elementwise = || stack(vec![Combiner::Sum, Combiner::Product, Combiner::AbsDiff]);
+        let head = |w: usize| MlpConfig::new(vec![w]).expect("hidden width is valid");
         let candidates = vec![
             Candidate {
                 label: "concat_swap_average h=[64] lr=1e-3".into(),
@@ -156,32 +161,33 @@ impl Default for SearchSpace {
                 train: adam(1e-3, 20),
             },
             Candidate {
-                label: "stack[sum+product+abs_diff] h=[64] lr=1e-3".into(),
-                combiner: elementwise(),
+                label: "concat_swap_average h=[256] lr=1e-3".into(),
+                combiner: Combiner::ConcatSwapAverage,
                 encoder: None,
-                head: h64(),
-                train: adam(1e-3, 20),
+                head: head(256),
+                train: adam(1e-3, 20)
+                    .with_head_dropout(0.5)
+                    .with_input_dropout(0.2),
             },
             Candidate {
                 label: "encoder[256]->128 + stack h=[64] lr=1e-3".into(),
                 combiner: elementwise(),
                 encoder: siamese(),
                 head: h64(),
-                train: adam(1e-3, 8),
+                train: adam(1e-3, 10)
+                    .with_head_dropout(0.3)
+                    .with_encoder_dropout(0.3)
+                    .with_input_dropout(0.1),
             },
             Candidate {
                 label: "encoder[256]->128 + stack h=[64] lr=3e-4".into(),
                 combiner: elementwise(),
                 encoder: siamese(),
                 head: h64(),
-                train: adam(3e-4, 8),
-            },
-            Candidate {
-                label: "encoder linear->128 + product h=[64] lr=1e-3".into(),
-                combiner: Combiner::Product,
-                encoder: Some(EncoderConfig::linear(128).expect("encoder output 128 is valid")),
-                head: h64(),
-                train: adam(1e-3, 8),
+                train: adam(3e-4, 12)
+                    .with_head_dropout(0.3)
+                    .with_encoder_dropout(0.5)
+                    .with_input_dropout(0.2),
             },
         ];
         Self::new(candidates).expect("the default search space is valid")
