@@ -846,9 +846,10 @@ impl PyModel {
     /// `callback(stats: dict)` is called after every epoch; returning `False` stops
     /// training. `monitor` ("auto", "valid_auc", "valid_ap", "valid_loss", "train_loss")
     /// and `min_delta` steer early stopping (`patience`); `grad_clip`, `input_noise` and
-    /// `input_dropout` are the crate's training regularisers. Returns the history as a
+    /// `input_dropout` are the crate's training regularisers, as are `head_dropout` and
+    /// `encoder_dropout` (dropout on the hidden layers, training only). Returns the history as a
     /// dict (with `warnings`: a list of strings when training did not learn).
-    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None, monitor = "auto", min_delta = 0.0, grad_clip = None, input_noise = 0.0, input_dropout = 0.0))]
+    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None, monitor = "auto", min_delta = 0.0, grad_clip = None, input_noise = 0.0, input_dropout = 0.0, head_dropout = 0.0, encoder_dropout = 0.0))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,
@@ -872,6 +873,8 @@ impl PyModel {
         grad_clip: Option<f32>,
         input_noise: f32,
         input_dropout: f32,
+        head_dropout: f32,
+        encoder_dropout: f32,
     ) -> PyResult<Py<PyAny>> {
         let monitor = match monitor {
             "auto" => Monitor::Auto,
@@ -906,7 +909,9 @@ impl PyModel {
             .with_monitor(monitor)
             .with_min_delta(min_delta)
             .with_input_noise(input_noise)
-            .with_input_dropout(input_dropout);
+            .with_input_dropout(input_dropout)
+            .with_head_dropout(head_dropout)
+            .with_encoder_dropout(encoder_dropout);
         if let Some(p) = patience {
             cfg = cfg.with_patience(p);
         }

@@ -257,6 +257,13 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
     input_dropout : float, default=0.0
         Probability of zeroing each embedding value during training (per item, scaled by
         ``1 / (1 - p)``). Prediction is untouched.
+    head_dropout : float, default=0.0
+        Dropout rate of the MLP head's hidden layers during training (inverted dropout,
+        in ``[0, 1)``; seeded, the same for any number of threads). Prediction is untouched
+        and stays exactly symmetric.
+    encoder_dropout : float, default=0.0
+        Dropout rate of the encoder's hidden layers during training (per item; an item and
+        its copy in the swapped pair share the mask). Prediction is untouched.
     random_state : int or None, default=0
         Seed of the weight initialisation and of the shuffling. ``None`` draws one from
         numpy's global generator. The same seed gives bit-identical weights.
@@ -352,6 +359,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         calibration: Optional[str] = None,
         threshold: Union[None, str, Tuple[str, float], float] = None,
         validation_fraction: Optional[float] = None,
+        head_dropout: float = 0.0,
+        encoder_dropout: float = 0.0,
     ):
         self.combiner = combiner
         self.hidden = hidden
@@ -377,6 +386,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.threshold = threshold
         self.validation_fraction = validation_fraction
+        self.head_dropout = head_dropout
+        self.encoder_dropout = encoder_dropout
 
     # -- scikit-learn plumbing ---------------------------------------------------------
 
@@ -620,6 +631,8 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
                 grad_clip=self.grad_clip,
                 input_noise=self.input_noise,
                 input_dropout=self.input_dropout,
+                head_dropout=self.head_dropout,
+                encoder_dropout=self.encoder_dropout,
             )
         finally:
             if bar is not None:
