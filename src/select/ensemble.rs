@@ -120,7 +120,7 @@ impl Ensemble {
     /// The sigmoid of [`predict_logits`](Self::predict_logits) (members' calibrations are
     /// not applied: the average is of raw logits).
     pub fn predict_proba(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array1<f32>> {
-        Ok(self.predict_logits(x, y)?.mapv(|z| crate::loss::sigmoid(z)))
+        Ok(self.predict_logits(x, y)?.mapv(crate::loss::sigmoid))
     }
 
     /// Mean of the members' logits for every pair of `data`, in order (see

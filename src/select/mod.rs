@@ -57,8 +57,8 @@ pub struct Candidate {
 /// data (README, "Real data: packages") dropout raised the mean fold ROC AUC of the
 /// concat + swap-average head from 0.847 to 0.867 and of the siamese encoder from 0.855
 /// to 0.869; weight decay 1e-2 in place of head dropout gave 0.864 against 0.864 (not
-/// kept); input noise was not tried in the space. Encoders fit the training items within a few epochs, hence their shorter
-/// runs.
+/// kept); input noise was not tried in the space. Encoders fit the training items within
+/// a few epochs, hence their shorter runs.
 ///
 /// Build others with [`SearchSpace::grid`] or [`SearchSpace::new`]; every regulariser of
 /// [`TrainConfig`] (dropout, input noise, weight decay, schedules) enters through the
