@@ -338,9 +338,15 @@ pub struct Selection {
 /// noise and the weight decay of the candidate.
 impl fmt::Display for Selection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The label column fits the longest label (at least 46 wide).
+        let w = self
+            .table
+            .iter()
+            .map(|t| t.label.chars().count() + 2)
+            .fold(46, usize::max);
         writeln!(
             f,
-            "{:<3}{:<46}{:>6}{:>6}{:>6}{:>6}{:>7}{:>9}{:>8}{:>7}{:>11}{:>8}",
+            "{:<3}{:<w$}{:>6}{:>6}{:>6}{:>6}{:>7}{:>9}{:>8}{:>7}{:>11}{:>8}",
             "",
             "candidate",
             "hd",
@@ -358,7 +364,7 @@ impl fmt::Display for Selection {
             let r = &t.regularisers;
             writeln!(
                 f,
-                "{:<3}{:<46}{:>6}{:>6}{:>6}{:>6}{:>7}{:>9.4}{:>8.4}{:>7}{:>11.4}{:>8.1}",
+                "{:<3}{:<w$}{:>6}{:>6}{:>6}{:>6}{:>7}{:>9.4}{:>8.4}{:>7}{:>11.4}{:>8.1}",
                 if k == self.best { "*" } else { "" },
                 t.label,
                 r.head_dropout,
