@@ -16,6 +16,8 @@ use numpy::{
 };
 use std::sync::{Arc, Mutex};
 
+mod scale;
+
 use pyo3::create_exception;
 use pyo3::exceptions::{
     PyFileNotFoundError, PyIsADirectoryError, PyMemoryError, PyOSError, PyPermissionError,
@@ -1542,6 +1544,7 @@ fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPairDataset>()?;
     m.add_class::<PyItemPairs>()?;
     m.add_function(wrap_pyfunction!(cross_validate, m)?)?;
+    scale::register(m)?;
     m.add("TrainingDiverged", m.py().get_type::<TrainingDiverged>())?;
     m.add("FORMAT_VERSION", sympair::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -27,6 +27,8 @@ import numpy as np
 
 from ._sympair import (  # noqa: F401  (re-exports)
     FORMAT_VERSION,
+    CandidateSearch,
+    Clusterer,
     ItemPairs,
     Model,
     PairDataset,
@@ -34,8 +36,10 @@ from ._sympair import (  # noqa: F401  (re-exports)
     __version__,
     num_threads,
     set_num_threads,
+    canonicalize,
     cross_validate,
 )
+from ._sympair import cluster_metrics as _cluster_metrics
 
 __all__ = [
     "PairClassifier",
@@ -52,6 +56,12 @@ __all__ = [
     "__version__",
     "set_num_threads",
     "num_threads",
+    "CandidateSearch",
+    "Clusterer",
+    "canonicalize",
+    "cluster",
+    "cluster_metrics",
+    "top_k_pairs",
 ]
 
 #: Names of the pair combiners (a sequence of single-view ones makes a stack).
@@ -117,6 +127,60 @@ def select(
         seed=seed,
         callback=callback,
     )
+
+
+def top_k_pairs(
+    partners: Any, probabilities: Any, queries: Any = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``(n, k)`` output of :meth:`CandidateSearch.top_k` as flat ``(i, j, p)`` arrays
+    (int64, int64, float32), row by row, padding (partner ``-1``) dropped. ``queries`` are
+    the items of the rows (default: row ``r`` is item ``r``). Each unordered pair found from
+    both of its items appears twice, once per order; :func:`canonicalize` the ``(i, j)``
+    pairs, or cluster them as they are (:func:`cluster` does not mind repeats)."""
+    partners = np.asarray(partners)
+    probabilities = np.asarray(probabilities)
+    if partners.ndim != 2 or partners.shape != probabilities.shape:
+        raise ValueError(
+            "partners and probabilities must be two arrays of one shape (n, k), got "
+            f"{partners.shape} and {probabilities.shape}"
+        )
+    rows = np.arange(len(partners)) if queries is None else np.asarray(queries)
+    if rows.shape != (len(partners),):
+        raise ValueError(f"queries must have shape ({len(partners)},), got {rows.shape}")
+    keep = partners != -1
+    i = np.broadcast_to(rows.astype(np.int64)[:, None], partners.shape)[keep]
+    return i, partners[keep].astype(np.int64), probabilities[keep].astype(np.float32)
+
+
+def cluster(i: Any, j: Any, probabilities: Any, n_items: int, threshold: float = 0.5) -> np.ndarray:
+    """Entities from scored pairs: the connected components of the pairs ``(i[r], j[r])``
+    whose probability is at least ``threshold`` (a union-find, as Splink and dedupe do).
+    Returns one int64 label per item, ``0, 1, ...`` in order of each entity's smallest item
+    (an item in no kept pair is an entity of its own). For streams too large for memory,
+    feed a :class:`Clusterer` chunk by chunk or with :meth:`Clusterer.add_csv`."""
+    c = Clusterer(n_items, threshold)
+    c.add(i, j, probabilities)
+    return c.labels()
+
+
+def cluster_metrics(predicted: Any, truth: Any) -> dict[str, Any]:
+    """Scores predicted entity labels against true group labels (one label per item, any
+    values: only equality counts): a dict with the pairwise ``pair_precision``,
+    ``pair_recall``, ``pair_f1`` (over unordered pairs put in one entity) and the pair
+    counts ``tp``, ``fp``, ``fn``, ``tn``; ``bcubed_precision``, ``bcubed_recall``,
+    ``bcubed_f1`` (per item, averaged); ``adjusted_rand`` (1 = identical partitions, about 0
+    = independent); ``n_predicted`` and ``n_true`` (numbers of entities). Computed in
+    ``O(n)`` from the contingency table (the crate's ``cluster::ClusterMetrics``)."""
+    p, t = np.asarray(predicted), np.asarray(truth)
+    for name, a in (("predicted", p), ("truth", t)):
+        if a.ndim != 1:
+            raise ValueError(f"{name} must be 1-dimensional, got shape {a.shape}")
+    # Labels of any type (strings, floats) become dense integers; only equality matters.
+    if p.dtype.kind not in "iub":
+        p = np.unique(p, return_inverse=True)[1]
+    if t.dtype.kind not in "iub":
+        t = np.unique(t, return_inverse=True)[1]
+    return _cluster_metrics(p.astype(np.int64), t.astype(np.int64))
 
 
 try:  # scikit-learn is optional: without it the estimator keeps its own get/set_params.
@@ -811,6 +875,18 @@ class PairClassifier(ClassifierMixin, BaseEstimator):
         ``(indices, logits)``, both ``(n_queries, min(k, n_items))``, best first."""
         self._check_fitted()
         return self.model_.top_k(queries, items, k)
+
+    def candidate_search(self, items: Optional[np.ndarray] = None, k: int = 10, **options: Any) -> CandidateSearch:
+        """A :class:`CandidateSearch` over ``items`` (default: the ``items=`` given to
+        :meth:`fit`) with the fitted model: the best ``k`` partners of every item, or all
+        pairs above a probability, without scoring all pairs. ``options`` are those of
+        :class:`CandidateSearch` (``candidates``, ``connectivity``, ``build_threads``, ...)."""
+        self._check_fitted()
+        if items is None:
+            items = getattr(self, "items_", None)
+            if items is None:
+                raise ValueError("pass items=: the model was not fitted on an item matrix")
+        return CandidateSearch(self.model_, items, k, **options)
 
     # -- persistence -------------------------------------------------------------------------
 

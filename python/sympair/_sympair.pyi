@@ -10,12 +10,16 @@ FORMAT_VERSION: int
 __version__: str
 
 __all__ = [
+    "CandidateSearch",
+    "Clusterer",
     "FORMAT_VERSION",
     "ItemPairs",
     "Model",
     "PairDataset",
     "TrainingDiverged",
     "__version__",
+    "canonicalize",
+    "cluster_metrics",
     "cross_validate",
     "num_threads",
     "set_num_threads",
@@ -196,3 +200,70 @@ def cross_validate(
     seed: int = 0,
     callback: Optional[Callable[[dict[str, Any]], Any]] = None,
 ) -> Tuple[Model, list[dict[str, Any]]]: ...
+
+@final
+class CandidateSearch:
+    """An HNSW index over the items' retrieval vectors whose candidates the model scores
+    exactly (the crate's ``candidates::CandidateSearch``)."""
+
+    def __new__(
+        cls,
+        model: Model,
+        items: _ArrayLike,
+        k: int = 10,
+        *,
+        candidates: Optional[int] = None,
+        connectivity: int = 16,
+        expansion_add: Optional[int] = None,
+        expansion_search: Optional[int] = None,
+        block: int = 4096,
+        metric: Optional[str] = None,
+        half_precision: bool = False,
+        build_threads: Optional[int] = None,
+    ) -> "CandidateSearch": ...
+    def __len__(self) -> int: ...
+    @property
+    def n_items(self) -> int: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def candidates(self) -> int: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def index_bytes(self) -> int: ...
+    def neighbours(self, query: int) -> npt.NDArray[np.int64]: ...
+    def top_k(
+        self, queries: Optional[_ArrayLike] = None
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    def pairs_above(
+        self, threshold: float
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+    def write_top_k_csv(self, path: Union[str, PathLike[str]]) -> int: ...
+    def write_above_csv(self, path: Union[str, PathLike[str]], threshold: float) -> int: ...
+
+@final
+class Clusterer:
+    """Connected components of the pairs at or above a probability threshold (union-find)."""
+
+    def __new__(cls, n_items: int, threshold: float = 0.5) -> "Clusterer": ...
+    def add(self, i: _ArrayLike, j: _ArrayLike, probabilities: _ArrayLike) -> int: ...
+    def add_top_k(
+        self,
+        partners: _ArrayLike,
+        probabilities: _ArrayLike,
+        queries: Optional[_ArrayLike] = None,
+    ) -> int: ...
+    def add_csv(self, path: Union[str, PathLike[str]]) -> int: ...
+    @property
+    def pairs_seen(self) -> int: ...
+    @property
+    def pairs_linked(self) -> int: ...
+    def labels(self) -> npt.NDArray[np.int64]: ...
+    def groups(self, min_size: int = 2) -> list[npt.NDArray[np.int64]]: ...
+
+def cluster_metrics(predicted: _ArrayLike, truth: _ArrayLike) -> dict[str, Any]:
+    """Predicted entity labels against true groups: pairwise P/R/F1, B-cubed, ARI."""
+
+def canonicalize(pairs: _ArrayLike) -> Tuple[npt.NDArray[np.int64], dict[str, int]]:
+    """Each unordered pair once as (min, max), self-pairs dropped, sorted."""
