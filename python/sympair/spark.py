@@ -28,6 +28,11 @@ Functions
     items of the matrix with the highest logits, by exact exhaustive scoring of the query
     against every item (the query rows are spread over the cluster; each executor scores
     its queries against the whole matrix).
+:func:`candidates`
+    Approximate candidate search for millions of items: every Python worker builds (once)
+    the crate's HNSW :class:`~sympair.CandidateSearch` over all items, and each task
+    answers the item ids of its partition (``n_items * candidates`` pair scores in all,
+    not ``n_items^2``).
 :func:`canonical_pairs`
     Each unordered pair once, no self-pairs.
 
@@ -47,13 +52,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Seque
 
 import numpy as np
 
-from . import Model, _sigmoid, set_num_threads
+from . import CandidateSearch, Model, _sigmoid, set_num_threads
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pyarrow as pa  # type: ignore[import-untyped]
     from pyspark.sql import DataFrame
 
-__all__ = ["score_pairs", "score_id_pairs", "top_k", "canonical_pairs"]
+__all__ = ["score_pairs", "score_id_pairs", "top_k", "candidates", "canonical_pairs"]
 
 ModelLike = Union[Model, Any, bytes, str, "os.PathLike[str]"]
 ItemsLike = Union[np.ndarray, str, "os.PathLike[str]"]
@@ -132,6 +137,8 @@ class _Plan:
     exclude_self: bool = False
     item_col: str = "j"
     rank_col: str = "rank"
+    #: Options of :class:`~sympair.CandidateSearch` (``candidates`` only).
+    search: Optional[Dict[str, Any]] = None
 
 
 def _worker_model(plan: _Plan) -> Model:
@@ -146,6 +153,16 @@ def _worker_items(plan: _Plan) -> np.ndarray:
         return np.load(value, mmap_mode="r") if isinstance(value, str) else value
 
     return _cached(plan.items_key, load)
+
+
+def _worker_search(plan: _Plan) -> CandidateSearch:
+    """The worker's candidate search over the plan's items: built on the first task that
+    needs it and kept for the following ones (the index is the costly part)."""
+    opts = dict(plan.search or {})
+    key = f"search:{plan.model_key}:{plan.items_key}:{plan.k}:{sorted(opts.items())!r}"
+    return _cached(
+        key, lambda: CandidateSearch(_worker_model(plan), _worker_items(plan), plan.k, **opts)
+    )
 
 
 def _ship_items(spark: Any, items: ItemsLike, model: Model) -> tuple:
@@ -382,6 +399,33 @@ def _top_k_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator
         where.offset += batch.num_rows
 
 
+def _candidate_batches(
+    plan: _Plan, batches: Iterator["pa.RecordBatch"]
+) -> Iterator["pa.RecordBatch"]:
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    where = _Where()
+    where.use_task_cpus()
+    search = _worker_search(plan)
+    id_col = plan.columns[0]
+    for batch in batches:
+        if batch.num_rows:
+            ids = _ids(batch, id_col, search.n_items, where)
+            partners, probs = search.top_k(ids)
+            keep = partners != -1  # padding of an item with fewer than k candidates
+            rank = np.cumsum(keep, axis=1) - 1
+            rows = np.nonzero(keep)[0]
+            arrays = [batch.column(c).take(pa.array(rows)) for c in plan.keep]
+            arrays += [
+                pa.array(partners[keep], type=pa.int64()),
+                pa.array(probs[keep], type=pa.float32()),
+                pa.array(rank[keep].astype(np.int32), type=pa.int32()),
+            ]
+            names = list(plan.keep) + [plan.item_col, plan.logit_col, plan.rank_col]
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+        where.offset += batch.num_rows
+
+
 # ---------------------------------------------------------------------------------------
 # Public API (runs on the driver)
 # ---------------------------------------------------------------------------------------
@@ -549,6 +593,83 @@ def top_k(
     extra = [(item_col, "long"), (logit_col, "float"), (rank_col, "int")]
     extra += [(probability_col, "double")] if probability_col else []
     return _run(df, _top_k_batches, plan, extra)
+
+
+def candidates(
+    df: "DataFrame",
+    model: ModelLike,
+    items: ItemsLike,
+    k: int = 10,
+    id_col: str = "i",
+    *,
+    candidates: Optional[int] = None,
+    connectivity: int = 16,
+    expansion_add: Optional[int] = None,
+    expansion_search: Optional[int] = None,
+    metric: Optional[str] = None,
+    half_precision: bool = False,
+    build_threads: Optional[int] = 1,
+    item_col: str = "j",
+    probability_col: str = "probability",
+    rank_col: str = "rank",
+    keep: Optional[Sequence[str]] = None,
+) -> "DataFrame":
+    """Approximate candidate search on Spark: for every item id in ``id_col``, its best
+    ``k`` partners among its ``candidates`` nearest neighbours in an HNSW index over all
+    ``items``, scored exactly by the model, as ``k`` output rows (``item_col``: the
+    partner's id, ``probability_col``: float, ``rank_col``: 0 = best; ties: lower id first).
+
+    Each Python worker builds the index over all items once (from the broadcast model bytes
+    and items, or the ``.npy`` path; kept for its later tasks), and each task answers the
+    ids of its partition with :meth:`CandidateSearch.top_k`. The options are those of
+    :class:`~sympair.CandidateSearch`. With ``build_threads=1`` (the default) every worker
+    builds the same index, so the rows equal single-process
+    ``CandidateSearch(model, items, k, build_threads=1, ...).top_k(ids)`` exactly, whatever
+    the partitioning, on executors whose CPUs pick the same SIMD kernels as the driver's
+    (``usearch`` chooses them at run time); ``build_threads=None`` builds on the task's
+    ``spark.task.cpus`` threads, faster but possibly a slightly different index per worker.
+
+    Every executor holds the items and the index (about ``n_items * (4 d + 8 M)`` bytes,
+    ``M = connectivity``) per Python worker: for millions of items, give the executors few
+    Python workers with several cores each (``spark.task.cpus``) rather than many. An id
+    that is null or out of range fails the job naming the column, partition and row.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    _need(df, id_col)
+    shipped, key, m = _prepare(df, model)
+    it, it_key, n_items = _ship_items(df.sparkSession, items, m)
+    if k >= n_items:
+        raise ValueError(f"k must be less than the number of items ({n_items}), got {k}")
+    opts: Dict[str, Any] = dict(
+        candidates=candidates,
+        connectivity=connectivity,
+        expansion_add=expansion_add,
+        expansion_search=expansion_search,
+        metric=metric,
+        half_precision=half_precision,
+        build_threads=build_threads,
+    )
+    # The options are checked on the driver, by the crate, on a search over k + 1 items.
+    head = np.load(items, mmap_mode="r") if isinstance(items, (str, os.PathLike)) else items
+    CandidateSearch(m, np.asarray(head[: int(k) + 1]), int(k), **opts)
+    outs = [item_col, probability_col, rank_col]
+    plan = _Plan(
+        shipped,
+        key,
+        it,
+        it_key,
+        (id_col,),
+        _kept(df, keep, outs),
+        probability_col,
+        None,
+        k=int(k),
+        item_col=item_col,
+        rank_col=rank_col,
+        search=opts,
+    )
+    extra = [(item_col, "long"), (probability_col, "float"), (rank_col, "int")]
+    return _run(df, _candidate_batches, plan, extra)
 
 
 def canonical_pairs(df: "DataFrame", i_col: str = "i", j_col: str = "j") -> "DataFrame":
