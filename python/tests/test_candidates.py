@@ -265,3 +265,57 @@ def test_bad_queries_and_thresholds_raise_value_error(items, tmp_path):
         search.write_top_k_csv(tmp_path)
     with pytest.raises(FileNotFoundError):
         search.write_top_k_csv(tmp_path / "missing" / "x.csv")
+
+
+# ---------------------------------------------------------------------------------------
+# Runtime: the GIL is released, Ctrl-C stops a long search
+# ---------------------------------------------------------------------------------------
+
+
+def test_gil_is_released_while_building_and_searching():
+    """Another Python thread runs while the index is built and searched: a main-thread
+    timestamp falls strictly inside the middle half of the call (impossible if the call
+    held the GIL)."""
+    import threading
+    import time
+
+    x, _ = grouped_items(n=20_000, d=32, group=10, seed=1)
+    model = sympair.Model(32, "abs_diff", hidden=[32])
+    window = {}
+
+    def work():
+        window["t0"] = time.perf_counter()
+        CandidateSearch(model, x, 10).top_k()
+        window["t1"] = time.perf_counter()
+
+    t = threading.Thread(target=work)
+    stamps = []
+    t.start()
+    while t.is_alive():
+        stamps.append(time.perf_counter())
+    t.join()
+    t0, t1 = window["t0"], window["t1"]
+    lo, hi = t0 + 0.25 * (t1 - t0), t1 - 0.25 * (t1 - t0)
+    assert t1 - t0 > 0.05, "the call must be long enough to measure"
+    assert any(lo < s < hi for s in stamps)
+
+
+def test_ctrl_c_stops_a_long_top_k_with_keyboard_interrupt():
+    import os
+    import signal
+    import threading
+    import time
+
+    if os.name == "nt":
+        pytest.skip("POSIX signals")
+    x, _ = grouped_items(n=5_000, d=16, group=10, seed=2)
+    search = CandidateSearch(sympair.Model(16, "abs_diff", hidden=[32]), x, 10)
+    queries = np.tile(np.arange(len(x)), 400)  # two million queries: far beyond the timer
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        search.top_k(queries)
+    timer.cancel()
+    assert time.perf_counter() - start < 20
+    assert search.top_k(np.array([0]))[0].shape == (1, 10)  # still usable
