@@ -350,7 +350,9 @@ impl PyCandidateSearch {
     /// The best `k` partners of each item of `queries` (int ids; default: every item, in
     /// order) among its candidates: `(partners, probabilities)`, int64 and float32 arrays of
     /// shape `(n_queries, k)`, best first (ties: lower id first). A row with fewer than `k`
-    /// candidates is padded with partner `-1` and probability NaN. Releases the GIL.
+    /// candidates is padded with partner `-1` and probability NaN. Releases the GIL;
+    /// Ctrl-C stops it with `KeyboardInterrupt` (when the crate runs on the calling thread:
+    /// `set_num_threads(0)`, the default).
     #[pyo3(signature = (queries = None))]
     fn top_k<'py>(
         &self,

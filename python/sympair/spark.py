@@ -404,6 +404,8 @@ def _candidate_batches(
 ) -> Iterator["pa.RecordBatch"]:
     import pyarrow as pa  # type: ignore[import-untyped]
 
+    # The plan's `logit_col` names the probability column here (the search gives
+    # probabilities, as its CSV output does).
     where = _Where()
     where.use_task_cpus()
     search = _worker_search(plan)
