@@ -1,7 +1,9 @@
 """`sympair.CandidateSearch`: the crate's ANN candidate search from Python.
 
 With every other item as a candidate the search is exact, so its top-k partners and its
-pairs above a threshold must equal exhaustive scoring of all pairs; with the defaults it
+pairs above a threshold must equal exhaustive scoring of all pairs (on an index built on
+one thread: HNSW with parallel inserts occasionally leaves an item unreachable, which made
+these comparisons fail in about 1 run of 5, as tests/candidates.rs found in Rust); with the defaults it
 must agree with itself across dtypes, layouts, threads and output forms; bad input raises
 typed exceptions."""
 
@@ -59,7 +61,7 @@ def exhaustive_top_k(model, items, k):
 
 def test_top_k_with_every_item_a_candidate_equals_exhaustive_scoring(model, items):
     k, n = 5, len(items)
-    search = CandidateSearch(model, items, k, candidates=n - 1)
+    search = CandidateSearch(model, items, k, candidates=n - 1, build_threads=1)
     partners, probs = search.top_k()
     assert partners.shape == probs.shape == (n, k)
     assert partners.dtype == np.int64 and probs.dtype == np.float32
@@ -81,7 +83,7 @@ def test_default_search_finds_the_groups_of_a_distance_model(items):
     # For SquaredDiff + distance head the index ranks like the model: the 5 partners of
     # every item are its group (groups of 6, far apart).
     model = sympair.Model(D, combiner="squared_diff", head="distance", seed=0)
-    partners, _ = CandidateSearch(model, items, 5).top_k()
+    partners, _ = CandidateSearch(model, items, 5, build_threads=1).top_k()
     groups = np.arange(len(items)) // 6
     assert (groups[partners] == groups[:, None]).all()
 
@@ -124,7 +126,8 @@ def test_pairs_above_with_every_item_a_candidate_equal_exhaustive_pairs(model, i
     p = sympair._sigmoid(z)
     iu = np.triu_indices(n, 1)
     t = float(np.quantile(p[iu], 0.97))
-    i, j, probs = CandidateSearch(model, items, 3, candidates=n - 1).pairs_above(t)
+    search = CandidateSearch(model, items, 3, candidates=n - 1, build_threads=1)
+    i, j, probs = search.pairs_above(t)
     assert i.dtype == j.dtype == np.int64 and probs.dtype == np.float32
     assert (i < j).all()
     assert len(set(zip(i.tolist(), j.tolist()))) == len(i)  # each pair once
@@ -169,7 +172,7 @@ def test_top_k_pairs_flattens_and_drops_padding():
 
 
 def test_properties_and_neighbours(model, items):
-    search = CandidateSearch(model, items, 4, candidates=9, metric="cosine")
+    search = CandidateSearch(model, items, 4, candidates=9, metric="cosine", build_threads=1)
     assert (search.n_items, search.k, search.candidates, len(search)) == (240, 4, 9, 240)
     assert search.metric == "cosine"
     assert search.index_bytes > items.nbytes
