@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Seque
 
 import numpy as np
 
-from . import CandidateSearch, Model, _sigmoid, set_num_threads
+from . import CandidateSearch, Model, set_num_threads
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -289,7 +289,15 @@ def _ids(batch: "pa.RecordBatch", name: str, n_items: int, where: _Where) -> np.
     return ids
 
 
-def _with_scores(batch: "pa.RecordBatch", plan: _Plan, logits: np.ndarray) -> "pa.RecordBatch":
+def _proba(model: Model, logits: np.ndarray) -> np.ndarray:
+    """The model's probabilities of `logits` (calibrated if it has a calibration), float32
+    values held in float64: ``PairClassifier.predict_proba(...)[:, 1]`` bit for bit."""
+    return model.proba_from_logits(logits).astype(np.float64)
+
+
+def _with_scores(
+    batch: "pa.RecordBatch", plan: _Plan, logits: np.ndarray, model: Model
+) -> "pa.RecordBatch":
     import pyarrow as pa  # type: ignore[import-untyped]
 
     arrays = [batch.column(c) for c in plan.keep]
@@ -297,7 +305,7 @@ def _with_scores(batch: "pa.RecordBatch", plan: _Plan, logits: np.ndarray) -> "p
     arrays.append(pa.array(logits, type=pa.float32()))
     names.append(plan.logit_col)
     if plan.probability_col is not None:
-        arrays.append(pa.array(_sigmoid(logits), type=pa.float64()))
+        arrays.append(pa.array(_proba(model, logits), type=pa.float64()))
         names.append(plan.probability_col)
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
@@ -316,7 +324,7 @@ def _dense_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator
         if batch.num_rows:
             x = _matrix(batch, x_col, model.input_dim, where)
             y = _matrix(batch, y_col, model.input_dim, where)
-            yield _with_scores(batch, plan, model.predict_logits(x, y))
+            yield _with_scores(batch, plan, model.predict_logits(x, y), model)
         where.offset += batch.num_rows
 
 
@@ -341,7 +349,7 @@ def _id_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator["p
         )
         start = 0
         for batch, pairs in pending:
-            yield _with_scores(batch, plan, logits[start : start + len(pairs)])
+            yield _with_scores(batch, plan, logits[start : start + len(pairs)], model)
             start += len(pairs)
         pending.clear()
 
@@ -393,7 +401,7 @@ def _top_k_batches(plan: _Plan, batches: Iterator["pa.RecordBatch"]) -> Iterator
             ]
             names = list(plan.keep) + [plan.item_col, plan.logit_col, plan.rank_col]
             if plan.probability_col is not None:
-                arrays.append(pa.array(_sigmoid(logits[keep]), type=pa.float64()))
+                arrays.append(pa.array(_proba(model, logits[keep]), type=pa.float64()))
                 names.append(plan.probability_col)
             yield pa.RecordBatch.from_arrays(arrays, names=names)
         where.offset += batch.num_rows
@@ -485,8 +493,9 @@ def score_pairs(
     (``array<float>``, or ``array<double>`` rounded to float32 once).
 
     Returns the columns ``keep`` (default: every input column) followed by ``logit_col``
-    (float, ``>= 0`` means "similar") and, if ``probability_col`` is given, the float64
-    sigmoid of the logit. Lazy, like every Spark transformation: nothing runs until an
+    (float, ``>= 0`` means "similar") and, if ``probability_col`` is given, the model's
+    probability (calibrated if the model stores a calibration; the float32 value of
+    ``PairClassifier.predict_proba`` in a double column). Lazy, like every Spark transformation: nothing runs until an
     action. ``model`` is a :class:`~sympair.Model`, a fitted
     :class:`~sympair.PairClassifier`, saved-model bytes or a saved model's path.
 
