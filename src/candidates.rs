@@ -439,12 +439,27 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
     }
 
     /// Scores `(q, candidate)` for every candidate of each query; logits in the same
-    /// nested order.
-    fn score_block(&self, queries: &[usize], found: &[Vec<(usize, f32)>]) -> Result<Vec<f32>> {
+    /// nested order. With `canonical`, an asymmetric model scores `(min, max)` instead, the
+    /// order in which the pair is reported (a symmetric model gives the same bits either way).
+    fn score_block(
+        &self,
+        queries: &[usize],
+        found: &[Vec<(usize, f32)>],
+        canonical: bool,
+    ) -> Result<Vec<f32>> {
+        let reorder = canonical && !self.model.is_symmetric();
         let pairs: Vec<(usize, usize)> = queries
             .iter()
             .zip(found)
-            .flat_map(|(&q, cands)| cands.iter().map(move |&(j, _)| (q, j)))
+            .flat_map(|(&q, cands)| {
+                cands.iter().map(move |&(j, _)| {
+                    if reorder {
+                        (q.min(j), q.max(j))
+                    } else {
+                        (q, j)
+                    }
+                })
+            })
             .collect();
         self.scorer.logits(&pairs)
     }
@@ -498,7 +513,7 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
                 });
             }
             let found = self.search_block(&block)?;
-            let logits = self.score_block(&block, &found)?;
+            let logits = self.score_block(&block, &found, false)?;
             let mut at = 0;
             for (&q, cands) in block.iter().zip(&found) {
                 best.clear();
@@ -542,7 +557,8 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
     }
 
     /// Calls `f(i, j, probability)` for every candidate pair whose probability is at least
-    /// `threshold`, each unordered pair once with `i < j` (see the
+    /// `threshold`, each unordered pair once with `i < j` and the probability of `(i, j)`
+    /// in that order (for an asymmetric model such as `Concat`; see the
     /// [module docs](crate::candidates) for how), block by block in increasing `i` of the
     /// item whose search found it. Returns the number of pairs.
     ///
@@ -577,7 +593,7 @@ impl<'a, C: PairCombiner> CandidateSearch<'a, C> {
                     radius[q] = cands.last().map_or(f32::INFINITY, |c| c.1);
                 }
             }
-            let logits = self.score_block(&block, &found)?;
+            let logits = self.score_block(&block, &found, true)?;
             let mut at = 0;
             for (&q, cands) in block.iter().zip(&found) {
                 for (&(j, dist), &z) in cands.iter().zip(&logits[at..at + cands.len()]) {

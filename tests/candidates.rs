@@ -190,6 +190,41 @@ fn pairs_above_threshold_are_canonical_and_complete_when_every_item_is_a_candida
 }
 
 #[test]
+fn pairs_above_threshold_of_an_asymmetric_model_carry_the_probability_of_i_then_j() {
+    one_thread(|| {
+        let x = items(30);
+        let model = PairClassifier::builder(4, Combiner::Concat)
+            .seed(3)
+            .build()
+            .unwrap();
+        assert!(!model.is_symmetric());
+        let scorer = IdScorer::new(&model, x.view()).unwrap();
+        let config = SearchConfig::new(1).unwrap().with_candidates(29).unwrap();
+        let search = CandidateSearch::new(&model, x.view(), &config).unwrap();
+        let mut got = Vec::new();
+        search
+            .for_each_above(0.0, |i, j, q| {
+                got.push((i, j, q));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got.len(), 30 * 29 / 2, "every pair once at threshold 0");
+        let pairs: Vec<(usize, usize)> = got.iter().map(|&(i, j, _)| (i, j)).collect();
+        let want = scorer.probabilities(&pairs).unwrap();
+        let swapped: Vec<(usize, usize)> = pairs.iter().map(|&(i, j)| (j, i)).collect();
+        let other = scorer.probabilities(&swapped).unwrap();
+        assert!(
+            want.iter().zip(&other).any(|(a, b)| a != b),
+            "the model must be asymmetric on these pairs for the test to mean anything"
+        );
+        for (&(i, j, q), &p) in got.iter().zip(&want) {
+            assert!(i < j);
+            assert_eq!(q.to_bits(), p.to_bits(), "pair ({i}, {j})");
+        }
+    })
+}
+
+#[test]
 fn pairs_above_threshold_from_few_candidates_are_written_once() {
     one_thread(|| {
         let x = items(300);
