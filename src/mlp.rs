@@ -402,32 +402,69 @@ impl Mlp {
 
     /// Visits `(parameter, gradient)` slices in a fixed order: per layer, weight then bias.
     /// Without `grads`, the gradient slice passed is empty.
+    ///
+    /// Panics if `grads` does not match this network layer for layer, or if a parameter
+    /// array is not contiguous: both are internal invariants (gradients come from
+    /// [`Mlp::zero_grads`]; weights are built in standard layout, and
+    /// [`Mlp::validate`] re-lays out any that were loaded otherwise), so no layer is ever
+    /// skipped silently.
     pub(crate) fn visit_params(
         &mut self,
         grads: Option<&MlpGrads>,
         f: &mut dyn FnMut(&mut [f32], &[f32]),
     ) {
+        if let Some(g) = grads {
+            assert!(
+                g.dw.len() == self.layers.len() && g.db.len() == self.layers.len(),
+                "MlpGrads has {} weight and {} bias gradients for {} layers",
+                g.dw.len(),
+                g.db.len(),
+                self.layers.len()
+            );
+        }
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            let dw = grads.and_then(|g| g.dw.get(l)).and_then(|a| a.as_slice());
-            let db = grads.and_then(|g| g.db.get(l)).and_then(|a| a.as_slice());
-            if let Some(p) = layer.w.as_slice_mut() {
-                f(p, dw.unwrap_or(&[]));
-            }
-            if let Some(p) = layer.b.as_slice_mut() {
-                f(p, db.unwrap_or(&[]));
-            }
+            let (dw, db): (&[f32], &[f32]) = match grads {
+                Some(g) => (
+                    g.dw[l]
+                        .as_slice()
+                        .expect("weight gradients are allocated contiguous by zero_grads"),
+                    g.db[l]
+                        .as_slice()
+                        .expect("bias gradients are allocated contiguous by zero_grads"),
+                ),
+                None => (&[], &[]),
+            };
+            f(
+                layer
+                    .w
+                    .as_slice_mut()
+                    .expect("weights are standard layout (built so, or re-laid out by validate)"),
+                dw,
+            );
+            f(
+                layer
+                    .b
+                    .as_slice_mut()
+                    .expect("a bias is a contiguous one-dimensional array"),
+                db,
+            );
         }
     }
 
     /// Visits parameter slices (read-only) in the order of [`Mlp::visit_params`].
+    ///
+    /// Panics on a non-contiguous parameter array, an internal invariant (see
+    /// [`Mlp::visit_params`]).
     pub(crate) fn visit_values(&self, f: &mut dyn FnMut(&[f32])) {
         for layer in &self.layers {
-            if let Some(p) = layer.w.as_slice() {
-                f(p);
-            }
-            if let Some(p) = layer.b.as_slice() {
-                f(p);
-            }
+            f(layer
+                .w
+                .as_slice()
+                .expect("weights are standard layout (built so, or re-laid out by validate)"));
+            f(layer
+                .b
+                .as_slice()
+                .expect("a bias is a contiguous one-dimensional array"));
         }
     }
 
@@ -639,5 +676,59 @@ impl MlpWork {
             Some(dz) => dz.slice_mut(s![..rows, ..]),
             None => ArrayViewMut2::from_shape((0, 0), &mut []).unwrap_or_else(|_| unreachable!()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand::rngs::Xoshiro256PlusPlus as StdRng;
+
+    use super::*;
+
+    fn net(hidden: &[usize]) -> Mlp {
+        Mlp::init(
+            &MlpConfig::new(hidden.to_vec()).unwrap(),
+            3,
+            1,
+            &mut StdRng::seed_from_u64(7),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn visit_params_pairs_every_parameter_slice_with_its_gradient() {
+        let mut m = net(&[4]);
+        let mut g = m.zero_grads();
+        g.dw[1].fill(2.0);
+        g.db[0].fill(3.0);
+        let mut seen = Vec::new();
+        m.visit_params(Some(&g), &mut |p, d| {
+            assert_eq!(p.len(), d.len());
+            seen.push((p.len(), d.first().copied()));
+        });
+        assert_eq!(
+            seen,
+            [
+                (12, Some(0.0)),
+                (4, Some(3.0)),
+                (4, Some(2.0)),
+                (1, Some(0.0))
+            ]
+        );
+        let mut lens = Vec::new();
+        m.visit_params(None, &mut |p, d| {
+            assert!(d.is_empty());
+            lens.push(p.len());
+        });
+        assert_eq!(lens, [12, 4, 4, 1]);
+        assert_eq!(lens.iter().sum::<usize>(), m.n_params());
+    }
+
+    #[test]
+    #[should_panic(expected = "MlpGrads has 1 weight and 1 bias gradients for 2 layers")]
+    fn visit_params_refuses_gradients_of_another_network() {
+        let g = net(&[]).zero_grads();
+        net(&[4]).visit_params(Some(&g), &mut |_, _| {});
     }
 }
