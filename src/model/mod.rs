@@ -159,6 +159,11 @@ impl<C: PairCombiner> PairClassifier<C> {
         if self.input_dim == 0 {
             return Err(Error::Format("input_dim is 0".into()));
         }
+        // `MAX_WIDTH` caps every item width read from a file, as it caps a distance head's
+        // input: without an encoder no weight pins `input_dim` in front of a width-1
+        // combiner (`Similarity`), and an encoder that wide (64 MiB per item) is
+        // corruption, not an embedding model.
+        crate::alloc::check_width("input_dim", self.input_dim)?;
         if let Some(enc) = self.encoder.as_mut() {
             enc.validate("encoder")?;
             if enc.input_dim() != self.input_dim {
