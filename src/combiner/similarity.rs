@@ -180,3 +180,153 @@ impl PairCombiner for Similarity {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, array};
+
+    use super::*;
+
+    const KINDS: [Similarity; 4] = [
+        Similarity::Cosine,
+        Similarity::Dot,
+        Similarity::NegL1,
+        Similarity::NegSquaredL2,
+    ];
+
+    /// Two pairs; the first has a tie (`x_2 == y_2`), so `NegL1`'s zero gradient there
+    /// is checked too.
+    fn pairs() -> (Array2<f32>, Array2<f32>) {
+        (
+            array![[1.0f32, -2.0, 0.5], [0.25, 4.0, -1.5]],
+            array![[3.0f32, 0.25, 0.5], [-2.0, 1.0, 2.5]],
+        )
+    }
+
+    /// `s(x, y)` straight from the table in the type's docs, in `f64`.
+    fn reference_score(kind: Similarity, x: &[f64], y: &[f64]) -> f64 {
+        let dot: f64 = x.iter().zip(y).map(|(a, b)| a * b).sum();
+        let nx = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+        let ny = y.iter().map(|b| b * b).sum::<f64>().sqrt();
+        match kind {
+            Similarity::Cosine => dot / (nx * ny),
+            Similarity::Dot => dot,
+            Similarity::NegL1 => -x.iter().zip(y).map(|(a, b)| (a - b).abs()).sum::<f64>(),
+            Similarity::NegSquaredL2 => -x.iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f64>(),
+        }
+    }
+
+    /// `ds/dx` from the table (`ds/dy` is the same with `x, y` swapped).
+    fn reference_grad(kind: Similarity, x: &[f64], y: &[f64]) -> Vec<f64> {
+        let nx2: f64 = x.iter().map(|a| a * a).sum();
+        let ny2: f64 = y.iter().map(|b| b * b).sum();
+        let s = reference_score(kind, x, y);
+        x.iter()
+            .zip(y)
+            .map(|(&a, &b)| match kind {
+                Similarity::Cosine => b / (nx2.sqrt() * ny2.sqrt()) - s * a / nx2,
+                Similarity::Dot => b,
+                Similarity::NegL1 => {
+                    if a == b {
+                        0.0
+                    } else {
+                        -(a - b).signum()
+                    }
+                }
+                Similarity::NegSquaredL2 => -2.0 * (a - b),
+            })
+            .collect()
+    }
+
+    fn row(a: ndarray::ArrayView1<f32>) -> Vec<f64> {
+        a.iter().map(|&v| f64::from(v)).collect()
+    }
+
+    fn close(got: f32, want: f64) -> bool {
+        (f64::from(got) - want).abs() <= 1e-6 * want.abs().max(1.0)
+    }
+
+    #[test]
+    fn similarity_scores_match_their_definitions() {
+        let (x, y) = pairs();
+        for kind in KINDS {
+            assert_eq!(kind.output_dim(3), 1);
+            assert!(kind.is_symmetric());
+            let mut out = Array2::from_elem((2, 1), f32::NAN);
+            kind.forward(x.view(), y.view(), out.view_mut()).unwrap();
+            for i in 0..2 {
+                let want = reference_score(kind, &row(x.row(i)), &row(y.row(i)));
+                assert!(
+                    close(out[[i, 0]], want),
+                    "{kind:?} row {i}: {} vs {want}",
+                    out[[i, 0]]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn similarity_gradients_match_their_definitions_and_accumulate() {
+        let (x, y) = pairs();
+        // dL/ds per pair, not 1, so a lost factor shows; dx, dy start at 1, so
+        // overwriting instead of adding shows.
+        let g = array![[2.0f32], [-0.5]];
+        for kind in KINDS {
+            let mut dx = Array2::from_elem(x.raw_dim(), 1.0f32);
+            let mut dy = Array2::from_elem(y.raw_dim(), 1.0f32);
+            kind.backward(x.view(), y.view(), g.view(), dx.view_mut(), dy.view_mut())
+                .unwrap();
+            for i in 0..2 {
+                let (xr, yr) = (row(x.row(i)), row(y.row(i)));
+                let gi = f64::from(g[[i, 0]]);
+                let want_x = reference_grad(kind, &xr, &yr);
+                let want_y = reference_grad(kind, &yr, &xr);
+                for j in 0..3 {
+                    assert!(
+                        close(dx[[i, j]], 1.0 + gi * want_x[j]),
+                        "{kind:?} dx[{i},{j}]: {} vs {}",
+                        dx[[i, j]],
+                        1.0 + gi * want_x[j]
+                    );
+                    assert!(
+                        close(dy[[i, j]], 1.0 + gi * want_y[j]),
+                        "{kind:?} dy[{i},{j}]: {} vs {}",
+                        dy[[i, j]],
+                        1.0 + gi * want_y[j]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cosine_is_flat_at_a_zero_vector() {
+        let (x, y) = (array![[0.0f32, 0.0]], array![[3.0f32, -4.0]]);
+        let c = Similarity::Cosine;
+        let mut out = Array2::from_elem((1, 1), f32::NAN);
+        c.forward(x.view(), y.view(), out.view_mut()).unwrap();
+        assert_eq!(out[[0, 0]].to_bits(), 0.0f32.to_bits());
+        let mut dx = Array2::zeros((1, 2));
+        let mut dy = Array2::zeros((1, 2));
+        c.backward(
+            x.view(),
+            y.view(),
+            array![[1.0f32]].view(),
+            dx.view_mut(),
+            dy.view_mut(),
+        )
+        .unwrap();
+        assert!(
+            dx.iter().chain(dy.iter()).all(|&v| v == 0.0),
+            "{dx:?} {dy:?}"
+        );
+    }
+
+    #[test]
+    fn similarity_names_are_their_serde_names() {
+        for kind in KINDS {
+            let serde_name = serde_json::to_value(kind).unwrap();
+            assert_eq!(serde_name.as_str(), Some(kind.name().as_str()));
+        }
+    }
+}
