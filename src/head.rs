@@ -385,7 +385,10 @@ mod tests {
     /// Runs forward and backward with `dL/dlogit = 1` on every row; returns
     /// `(dL/dlog_scale, dL/dc)`.
     fn distance_grads(c: Array2<f32>) -> (f32, Array2<f32>) {
-        let head = distance(true);
+        distance_grads_at(distance(true), c)
+    }
+
+    fn distance_grads_at(head: Head, c: Array2<f32>) -> (f32, Array2<f32>) {
         let mut ws = head.work(c.nrows());
         head.forward(c.view(), &mut ws);
         ws.d_output_mut(c.nrows()).fill(1.0);
@@ -434,5 +437,116 @@ mod tests {
         assert_eq!(seen, 0);
         distance(true).visit_params(None, &mut |p, _| seen += p.len());
         assert_eq!(seen, 1);
+    }
+
+    /// A distance head of scale `s = 2`, so a dropped or inverted factor of `s` shows.
+    fn scaled(learn_scale: bool) -> Head {
+        Head::Distance(DistanceHead {
+            log_scale: 2f32.ln(),
+            learn_scale,
+        })
+    }
+
+    #[test]
+    fn distance_logits_and_gradients_match_the_closed_form() {
+        // logit = -ln(e^u - 1), u = s sum_i c_i; dlogit/du = -e^u / (e^u - 1);
+        // dlogit/dc_i = s dlogit/du; dlogit/dlog_scale = u dlogit/du.
+        let c = array![[0.25f32, 0.25], [1.0, 0.5]];
+        let head = scaled(true);
+        let mut ws = head.work(2);
+        head.forward(c.view(), &mut ws);
+        let (dls, dc) = distance_grads_at(scaled(true), c.clone());
+        let s = 2f64;
+        let mut want_dls = 0.0;
+        for i in 0..2 {
+            let u = s * c.row(i).iter().map(|&v| f64::from(v)).sum::<f64>();
+            let logit = -(u.exp() - 1.0).ln();
+            let dlogit_du = -u.exp() / (u.exp() - 1.0);
+            let got = f64::from(ws.output(2)[[i, 0]]);
+            assert!(
+                (got - logit).abs() < 1e-6,
+                "row {i}: logit {got} vs {logit}"
+            );
+            for j in 0..2 {
+                let want = s * dlogit_du;
+                let got = f64::from(dc[[i, j]]);
+                assert!((got - want).abs() < 1e-5, "dc[{i},{j}]: {got} vs {want}");
+            }
+            want_dls += u * dlogit_du;
+        }
+        assert!(
+            (f64::from(dls) - want_dls).abs() < 1e-5,
+            "d log_scale: {dls} vs {want_dls}"
+        );
+    }
+
+    #[test]
+    fn distance_head_reports_its_scale_and_whether_it_learns_it() {
+        let Head::Distance(d) = scaled(true) else {
+            unreachable!("built as a distance head")
+        };
+        assert_eq!(d.scale(), 2f32.ln().exp());
+        assert!((d.scale() - 2.0).abs() < 1e-6);
+        assert!(d.learns_scale());
+        let Head::Distance(d) = scaled(false) else {
+            unreachable!("built as a distance head")
+        };
+        assert!(!d.learns_scale());
+    }
+
+    #[test]
+    fn a_learnt_scale_is_visited_with_its_gradient_and_a_frozen_one_not_at_all() {
+        let grads = HeadGrads::Distance { d_log_scale: -3.5 };
+        let mut seen = Vec::new();
+        scaled(true).visit_params(Some(&grads), &mut |p, g| {
+            seen.push((p.to_vec(), g.to_vec()))
+        });
+        assert_eq!(seen, [(vec![2f32.ln()], vec![-3.5])]);
+        let mut values = Vec::new();
+        scaled(true).visit_values(&mut |p| values.push(p.to_vec()));
+        assert_eq!(values, [vec![2f32.ln()]]);
+
+        let mut frozen = scaled(false);
+        frozen.visit_params(Some(&grads), &mut |p, _| p.fill(0.0));
+        frozen.visit_values(&mut |_| panic!("a frozen scale is not a parameter"));
+        assert_eq!(frozen, scaled(false), "a frozen scale must stay fixed");
+    }
+
+    #[test]
+    fn distance_head_takes_rows_up_to_max_width() {
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(1);
+        let cfg = HeadConfig::Distance { learn_scale: true };
+        assert!(Head::init(&cfg, MAX_WIDTH, &mut rng).is_ok());
+        let err = Head::init(&cfg, MAX_WIDTH + 1, &mut rng).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn loaded_distance_heads_need_a_normal_scale() {
+        let load = |log_scale: f32| {
+            serde_json::from_value::<DistanceHead>(
+                serde_json::json!({"log_scale": log_scale, "learn_scale": true}),
+            )
+        };
+        assert!(load(3.0).is_ok());
+        for bad in [100.0f32, -100.0, 1e30] {
+            let err = load(bad).unwrap_err();
+            assert!(err.to_string().contains("log_scale"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_loaded_mlp_head_must_end_in_one_logit() {
+        let layer = |d_out: usize| {
+            serde_json::json!({"mlp": {"layers": [{
+                "w": {"v": 1, "dim": [2, d_out], "data": vec![0.5; 2 * d_out]},
+                "b": {"v": 1, "dim": [d_out], "data": vec![0.0; d_out]}
+            }], "activation": "relu"}})
+        };
+        let mut one = serde_json::from_value::<Head>(layer(1)).unwrap();
+        assert!(serde_json::from_value::<Head>(layer(2)).is_err());
+        assert!(one.validate(2).is_ok());
+        let err = one.validate(3).unwrap_err();
+        assert!(err.to_string().contains("expected 3 -> 1"), "{err}");
     }
 }
