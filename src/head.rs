@@ -549,4 +549,33 @@ mod tests {
         let err = one.validate(3).unwrap_err();
         assert!(err.to_string().contains("expected 3 -> 1"), "{err}");
     }
+
+    fn head_weights(config: &HeadConfig, d_in: usize) -> Vec<f32> {
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(5);
+        let head = Head::init(config, d_in, &mut rng).unwrap();
+        let mut out = Vec::new();
+        head.visit_values(&mut |p| out.extend_from_slice(p));
+        out
+    }
+
+    #[test]
+    fn only_a_linear_head_on_one_score_starts_at_slope_one() {
+        let linear = HeadConfig::Mlp(MlpConfig::linear());
+        // One score, no hidden layer: weight exactly 1, bias 0.
+        assert_eq!(head_weights(&linear, 1), [1.0, 0.0]);
+        // Two inputs, or a hidden layer: the seeded random start, not all ones.
+        assert!(head_weights(&linear, 2)[..2].iter().any(|&w| w != 1.0));
+        let hidden = HeadConfig::Mlp(MlpConfig::new([4]).unwrap());
+        assert!(head_weights(&hidden, 1)[..4].iter().any(|&w| w != 1.0));
+    }
+
+    #[test]
+    fn an_mlp_head_is_visited_with_its_gradients() {
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(5);
+        let mut head = Head::init(&HeadConfig::Mlp(MlpConfig::linear()), 3, &mut rng).unwrap();
+        let grads = head.zero_grads();
+        let mut lens = Vec::new();
+        head.visit_params(Some(&grads), &mut |p, g| lens.push((p.len(), g.len())));
+        assert_eq!(lens, [(3, 3), (1, 1)]);
+    }
 }
