@@ -578,4 +578,20 @@ mod tests {
         head.visit_params(Some(&grads), &mut |p, g| lens.push((p.len(), g.len())));
         assert_eq!(lens, [(3, 3), (1, 1)]);
     }
+
+    #[test]
+    fn a_linear_head_outputs_its_affine_map() {
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(5);
+        let head = Head::init(&HeadConfig::Mlp(MlpConfig::linear()), 2, &mut rng).unwrap();
+        let mut wb = Vec::new();
+        head.visit_values(&mut |p| wb.extend_from_slice(p));
+        let c = array![[1.0f32, 2.0], [-0.5, 4.0]];
+        let mut ws = head.work(2);
+        head.forward(c.view(), &mut ws);
+        for i in 0..2 {
+            let want = c[[i, 0]] * wb[0] + c[[i, 1]] * wb[1] + wb[2];
+            let got = ws.output(2)[[i, 0]];
+            assert!((got - want).abs() < 1e-5, "row {i}: {got} vs {want}");
+        }
+    }
 }
