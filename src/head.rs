@@ -594,4 +594,33 @@ mod tests {
             assert!((got - want).abs() < 1e-5, "row {i}: {got} vs {want}");
         }
     }
+
+    #[test]
+    fn a_linear_head_backpropagates_its_affine_map() {
+        let mut rng = <rand::rngs::Xoshiro256PlusPlus as rand::SeedableRng>::seed_from_u64(5);
+        let head = Head::init(&HeadConfig::Mlp(MlpConfig::linear()), 2, &mut rng).unwrap();
+        let mut wb = Vec::new();
+        head.visit_values(&mut |p| wb.extend_from_slice(p));
+        let c = array![[1.0f32, 2.0], [-0.5, 4.0]];
+        let d = [1.0f32, -2.0];
+        let mut ws = head.work(2);
+        head.forward(c.view(), &mut ws);
+        ws.d_output_mut(2)
+            .column_mut(0)
+            .assign(&ndarray::aview1(&d));
+        let mut grads = head.zero_grads();
+        let mut dc = Array2::zeros((2, 2));
+        head.backward(c.view(), &mut ws, &mut grads, Some(dc.view_mut()), false);
+        let HeadGrads::Mlp(g) = grads else {
+            unreachable!("an MLP head has MLP gradients")
+        };
+        for j in 0..2 {
+            let dw = d[0] * c[[0, j]] + d[1] * c[[1, j]];
+            assert!((g.dw[0][[j, 0]] - dw).abs() < 1e-5, "dw[{j}]");
+            for i in 0..2 {
+                assert!((dc[[i, j]] - d[i] * wb[j]).abs() < 1e-5, "dc[{i},{j}]");
+            }
+        }
+        assert!((g.db[0][0] - (d[0] + d[1])).abs() < 1e-5);
+    }
 }
