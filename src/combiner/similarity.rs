@@ -329,4 +329,39 @@ mod tests {
             assert_eq!(serde_name.as_str(), Some(kind.name().as_str()));
         }
     }
+
+    /// The flat region includes its edge: at `abs(x)^2 abs(y)^2 == 1e-24` exactly the
+    /// gradient is still 0 (the table's `<=`).
+    #[test]
+    fn cosine_is_flat_at_the_edge_of_its_guard() {
+        // sum_i (k_i 2^-66)^2 == 1e-24 exactly in f64 (greedy sum of squares of 24-bit
+        // integers; every partial sum is a multiple of 2^-132 below 2^-79, so exact).
+        let mut ks = vec![16_777_215u32; 19];
+        ks.extend([9_823_133, 2971, 64, 10, 3, 2, 1]);
+        let two_pow_minus_66 = f32::from_bits((127 - 66) << 23);
+        let x: Vec<f32> = ks.iter().map(|&k| k as f32 * two_pow_minus_66).collect();
+        let mut y = vec![0.0f32; x.len()];
+        y[0] = 1.0;
+        let (x, y) = (
+            Array2::from_shape_vec((1, x.len()), x).unwrap(),
+            Array2::from_shape_vec((1, y.len()), y).unwrap(),
+        );
+        let st = stats(x.row(0), y.row(0));
+        assert_eq!(st.xx * st.yy, COSINE_EPS, "the pair must sit on the edge");
+        let mut dx = Array2::zeros(x.raw_dim());
+        let mut dy = Array2::zeros(y.raw_dim());
+        Similarity::Cosine
+            .backward(
+                x.view(),
+                y.view(),
+                array![[1.0f32]].view(),
+                dx.view_mut(),
+                dy.view_mut(),
+            )
+            .unwrap();
+        assert!(
+            dx.iter().chain(dy.iter()).all(|&v| v == 0.0),
+            "{dx:?} {dy:?}"
+        );
+    }
 }
