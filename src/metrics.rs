@@ -652,3 +652,50 @@ pub fn reliability_from_logits(
     }
     Ok(Reliability { n_bins, bins, ece })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::sigmoid;
+
+    fn p(z: f32) -> f64 {
+        f64::from(sigmoid(z))
+    }
+
+    #[test]
+    fn brier_score_is_the_mean_squared_probability_error() {
+        let (z, t) = ([0.0f32, 2.0, -1.0], [1.0f32, 0.0, 0.0]);
+        let want = ((p(0.0) - 1.0).powi(2) + p(2.0).powi(2) + p(-1.0).powi(2)) / 3.0;
+        let got = brier_score_from_logits(&z, &t).unwrap();
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+
+    #[test]
+    fn reliability_bins_count_average_and_weigh_their_pairs() {
+        // p = 0.5 (bin 1 of 2, with its edge 0.5 included), sigmoid(2) ~ 0.88 and
+        // sigmoid(3) ~ 0.95 (bin 2), sigmoid(-2) ~ 0.12 (bin 1).
+        let z = [0.0f32, 2.0, 3.0, -2.0];
+        let t = [1.0f32, 1.0, 0.0, 0.0];
+        let r = reliability_from_logits(&z, &t, 2).unwrap();
+        assert_eq!(r.n_bins, 2);
+        assert_eq!(r.bins.len(), 2);
+        let (lo, hi) = (&r.bins[0], &r.bins[1]);
+        assert_eq!((lo.lower, lo.upper, lo.count), (0.0, 0.5, 2));
+        assert_eq!((hi.lower, hi.upper, hi.count), (0.5, 1.0, 2));
+        let lo_mean = (p(0.0) + p(-2.0)) / 2.0;
+        let hi_mean = (p(2.0) + p(3.0)) / 2.0;
+        assert!((lo.mean_predicted - lo_mean).abs() < 1e-12);
+        assert!((hi.mean_predicted - hi_mean).abs() < 1e-12);
+        assert_eq!((lo.observed, hi.observed), (0.5, 0.5));
+        let ece = 0.5 * (0.5 - lo_mean).abs() + 0.5 * (0.5 - hi_mean).abs();
+        assert!((r.ece - ece).abs() < 1e-12, "{} vs {ece}", r.ece);
+    }
+
+    #[test]
+    fn threshold_for_precision_prefers_the_cut_off_with_more_true_positives() {
+        let r = threshold_for_precision(&[3.0, 2.0, 1.0], &[1.0, 1.0, 0.0], 0.5).unwrap();
+        assert_eq!(r.threshold, 2.0);
+        assert_eq!(r.confusion.tp, 2);
+        assert_eq!(r.value, 1.0);
+    }
+}
