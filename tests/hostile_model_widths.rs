@@ -77,3 +77,16 @@ fn similarity_model_of_width_exactly_2_pow_24_loads() {
     let err = model.predict_pair_logit(&[1.0], &[1.0]).unwrap_err();
     assert!(matches!(err, Error::WidthMismatch { .. }), "{err:?}");
 }
+
+#[test]
+fn the_builder_refuses_a_width_that_load_would_refuse() {
+    use sympair::combiner::Similarity;
+    let at_cap = PairClassifier::builder(1 << 24, Combiner::Similarity(Similarity::Dot)).build();
+    assert!(at_cap.is_ok(), "2^24 builds, as it loads");
+    for width in [(1usize << 24) + 1, usize::MAX] {
+        match PairClassifier::builder(width, Combiner::Similarity(Similarity::Dot)).build() {
+            Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, "input_dim"),
+            other => panic!("width {width}: expected a config error, got {other:?}"),
+        }
+    }
+}

@@ -110,12 +110,23 @@ impl<C: PairCombiner> PairClassifierBuilder<C> {
         self
     }
 
-    /// Builds and initialises the classifier. Errors: `input_dim == 0`, a combiner that
+    /// Builds and initialises the classifier. Errors: `input_dim` 0 or above 2^24, a combiner that
     /// makes no output or no view, or a distance head on a combiner whose output can be
     /// negative.
     pub fn build(self) -> Result<PairClassifier<C>> {
         if self.input_dim == 0 {
             return Err(Error::config("input_dim", "must be at least 1"));
+        }
+        // The cap `load` applies to every saved model: what builds also loads.
+        if self.input_dim > crate::alloc::MAX_WIDTH {
+            return Err(Error::config(
+                "input_dim",
+                format!(
+                    "is {}, more than the largest supported width {}",
+                    self.input_dim,
+                    crate::alloc::MAX_WIDTH
+                ),
+            ));
         }
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let encoder = match &self.encoder {
