@@ -29,13 +29,15 @@ use std::time::{Duration, Instant};
 use sympair::calibration::Calibration;
 use sympair::ids::Precompute;
 use sympair::metrics::ThresholdChoice;
-use sympair::select::{Progress, SearchSpace, SelectConfig};
+use sympair::select::{Candidate, Progress, SearchSpace, SelectConfig, Trial};
 use sympair::{
     Activation, CalibrationMethod, CheckedPairs, Combiner, Control, EncoderConfig, EpochStats,
     Error, HeadConfig, IdScorer, ItemPairs, MetricConfig, MetricLoss, MlpConfig, Monitor,
     Optimizer, PairClassifier, PairCombiner, PairData, PairDataset, PairSource, Similarity, Stack,
     ThresholdRule, TrainConfig, TrainObserver,
 };
+
+mod ensemble;
 
 create_exception!(
     _sympair,
@@ -1414,54 +1416,236 @@ fn num_threads() -> usize {
     current_pool().map_or_else(rayon::current_num_threads, |p| p.current_num_threads())
 }
 
-/// Item-grouped k-fold cross-validation over the grid `combiners x hidden x learning_rates
-/// x weight_decays` (Adam, batch `batch_size`, up to `max_epochs` epochs, each epoch scored),
-/// scored by mean fold ROC AUC, then a refit of the best on all of `data` for its chosen
-/// epochs (the crate's `select::cross_validate`). Returns `(model, table)`: the refitted
-/// `Model` and one dict per candidate (`label`, `mean_auc`, `std_auc`, `epochs`,
-/// `fold_aucs`, `mean_train_loss`, `seconds`, `chosen`). `callback(report: dict)` is called
-/// after every fit; an exception it raises is re-raised when the selection ends. Releases
-/// the GIL.
+/// The grid arguments of [`cross_validate`]: each list is one axis of the grid; `None`
+/// takes its default (one value). Every combination is a candidate.
+struct Grid {
+    combiners: Vec<Combiner>,
+    encoders: Vec<Option<Vec<usize>>>,
+    hidden: Vec<Vec<usize>>,
+    learning_rates: Vec<f32>,
+    weight_decays: Vec<f32>,
+    head_dropouts: Vec<f32>,
+    encoder_dropouts: Vec<f32>,
+    input_dropouts: Vec<f32>,
+    input_noises: Vec<f32>,
+    batch_size: usize,
+    max_epochs: usize,
+}
+
+impl Grid {
+    /// Candidates of every combination, in the order `combiners x encoders x hidden x
+    /// learning_rates x weight_decays x head_dropouts x encoder_dropouts x input_dropouts x
+    /// input_noises`; an encoder-less candidate takes encoder dropout 0 only (it has no
+    /// encoder to drop in). Labels are those of the crate's `SearchSpace::grid`, prefixed
+    /// with the encoder and followed by the non-zero dropouts and noise.
+    fn space(&self, d: usize) -> PyResult<SearchSpace> {
+        // Every value is checked, including encoder dropouts no candidate uses.
+        for &p in &self.encoder_dropouts {
+            TrainConfig::new()
+                .with_encoder_dropout(p)
+                .check()
+                .py_err()?;
+        }
+        let mut candidates = Vec::new();
+        for combiner in &self.combiners {
+            for enc in &self.encoders {
+                let encoder = match enc {
+                    None => None,
+                    Some(e) => {
+                        let Some((&out, hid)) = e.split_last() else {
+                            return Err(PyValueError::new_err(
+                                "an encoder lists its hidden widths then its output width, \
+                                 e.g. (256, 128); got ()",
+                            ));
+                        };
+                        Some(
+                            EncoderConfig::new(MlpConfig::new(hid.to_vec()).py_err()?, out)
+                                .py_err()?,
+                        )
+                    }
+                };
+                let eds: &[f32] = if encoder.is_some() {
+                    &self.encoder_dropouts
+                } else {
+                    &[0.0]
+                };
+                for h in &self.hidden {
+                    check_size(d, combiner, enc.as_deref(), h)?;
+                    let head = MlpConfig::new(h.clone()).py_err()?;
+                    for &lr in &self.learning_rates {
+                        for &wd in &self.weight_decays {
+                            for &hd in &self.head_dropouts {
+                                for &ed in eds {
+                                    for &id in &self.input_dropouts {
+                                        for &noise in &self.input_noises {
+                                            let train = TrainConfig::new()
+                                                .with_optimizer(Optimizer::adam(lr))
+                                                .with_weight_decay(wd)
+                                                .with_batch_size(self.batch_size)
+                                                .with_epochs(self.max_epochs)
+                                                .with_head_dropout(hd)
+                                                .with_encoder_dropout(ed)
+                                                .with_input_dropout(id)
+                                                .with_input_noise(noise);
+                                            let mut label = match enc {
+                                                Some(e) => format!("encoder{e:?} + "),
+                                                None => String::new(),
+                                            };
+                                            label +=
+                                                &format!("{combiner} h={h:?} lr={lr:e} wd={wd:e}");
+                                            for (name, v) in
+                                                [("hd", hd), ("ed", ed), ("id", id), ("in", noise)]
+                                            {
+                                                if v != 0.0 {
+                                                    label += &format!(" {name}={v}");
+                                                }
+                                            }
+                                            candidates.push(Candidate {
+                                                label,
+                                                combiner: combiner.clone(),
+                                                encoder: encoder.clone(),
+                                                head: head.clone(),
+                                                train,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        SearchSpace::new(candidates).py_err()
+    }
+}
+
+/// One table row of a selection as a dict: every column the crate's table prints.
+fn trial_dict<'py>(py: Python<'py>, t: &Trial, chosen: bool) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let r = &t.regularisers;
+    d.set_item("label", &t.label)?;
+    d.set_item("mean_auc", t.mean_auc)?;
+    d.set_item("std_auc", t.std_auc)?;
+    d.set_item("epochs", t.epochs)?;
+    d.set_item("fold_aucs", t.fold_aucs.clone())?;
+    d.set_item("mean_train_loss", t.mean_train_loss)?;
+    d.set_item("seconds", t.time.as_secs_f64())?;
+    d.set_item("head_dropout", r.head_dropout)?;
+    d.set_item("encoder_dropout", r.encoder_dropout)?;
+    d.set_item("input_dropout", r.input_dropout)?;
+    d.set_item("input_noise", r.input_noise)?;
+    d.set_item("weight_decay", r.weight_decay)?;
+    d.set_item("chosen", chosen)?;
+    Ok(d)
+}
+
+/// The labels of the crate's default search space (`SearchSpace::default()`), in the
+/// order `cross_validate` tries them without grid arguments.
 #[pyfunction]
-#[pyo3(signature = (data, *, combiners, hidden = vec![vec![64]], learning_rates = vec![1e-3], weight_decays = vec![0.0], batch_size = 256, max_epochs = 30, folds = 5, fold_seed = 0, seed = 0, callback = None))]
+fn default_search_space() -> Vec<String> {
+    SearchSpace::default()
+        .candidates()
+        .iter()
+        .map(|c| c.label.clone())
+        .collect()
+}
+
+/// Item-grouped k-fold cross-validation, scored by mean fold ROC AUC, then a refit of the
+/// best candidate on all of `data` for its chosen epochs (the crate's
+/// `select::cross_validate`).
+///
+/// Without any grid argument the candidates are the crate's documented default space
+/// (`SearchSpace::default()`: 4 candidates, regularised with dropout; labels from
+/// `default_search_space()`). With any grid argument the candidates are every
+/// combination of `combiners x encoders x hidden x learning_rates x weight_decays x
+/// head_dropouts x encoder_dropouts x input_dropouts x input_noises` (an axis not given
+/// takes one value: `concat_swap_average`, no encoder, `(64,)`, 1e-3, 0, 0, 0, 0, 0;
+/// an encoder lists hidden widths then output width; encoder dropout applies to
+/// candidates with an encoder only), trained with Adam, batch `batch_size` (256), up to
+/// `max_epochs` (30) epochs, each epoch scored.
+///
+/// `ensemble=k` refits the chosen candidate `k` times (model and shuffle seeds `seed + j`)
+/// and returns them as an `Ensemble` averaged in logit space; `ensemble=1` (default)
+/// returns the single refitted `Model`. Returns `(model_or_ensemble, table)`, the table
+/// one dict per candidate (`label`, `mean_auc`, `std_auc`, `epochs`, `fold_aucs`,
+/// `mean_train_loss`, `seconds`, `head_dropout`, `encoder_dropout`, `input_dropout`,
+/// `input_noise`, `weight_decay`, `chosen`). `callback(report: dict)` is called after
+/// every fit; an exception it raises is re-raised when the selection ends. Releases the
+/// GIL. Invalid values (`ensemble=0`, a dropout outside `[0, 1)`, ...) raise `ValueError`.
+#[pyfunction]
+#[pyo3(signature = (data, *, combiners = None, encoders = None, hidden = None, learning_rates = None, weight_decays = None, head_dropouts = None, encoder_dropouts = None, input_dropouts = None, input_noises = None, batch_size = None, max_epochs = None, folds = 5, fold_seed = 0, seed = 0, ensemble = 1, callback = None))]
 #[allow(clippy::too_many_arguments)]
 fn cross_validate(
     py: Python<'_>,
     data: PyRef<'_, PyItemPairs>,
-    combiners: Vec<Bound<'_, PyAny>>,
-    hidden: Vec<Vec<usize>>,
-    learning_rates: Vec<f32>,
-    weight_decays: Vec<f32>,
-    batch_size: usize,
-    max_epochs: usize,
+    combiners: Option<Vec<Bound<'_, PyAny>>>,
+    encoders: Option<Vec<Option<Vec<usize>>>>,
+    hidden: Option<Vec<Vec<usize>>>,
+    learning_rates: Option<Vec<f32>>,
+    weight_decays: Option<Vec<f32>>,
+    head_dropouts: Option<Vec<f32>>,
+    encoder_dropouts: Option<Vec<f32>>,
+    input_dropouts: Option<Vec<f32>>,
+    input_noises: Option<Vec<f32>>,
+    batch_size: Option<usize>,
+    max_epochs: Option<usize>,
     folds: usize,
     fold_seed: u64,
     seed: u64,
+    ensemble: usize,
     callback: Option<Py<PyAny>>,
-) -> PyResult<(PyModel, Vec<Py<PyAny>>)> {
-    let combiners = combiners
-        .iter()
-        .map(combiner_from)
-        .collect::<PyResult<Vec<_>>>()?;
-    for c in &combiners {
-        for h in &hidden {
-            check_size(data.0.dim(), c, None, h)?;
+) -> PyResult<(Py<PyAny>, Vec<Py<PyAny>>)> {
+    let gridded = combiners.is_some()
+        || encoders.is_some()
+        || hidden.is_some()
+        || learning_rates.is_some()
+        || weight_decays.is_some()
+        || head_dropouts.is_some()
+        || encoder_dropouts.is_some()
+        || input_dropouts.is_some()
+        || input_noises.is_some()
+        || batch_size.is_some()
+        || max_epochs.is_some();
+    let space = if gridded {
+        let combiners = match combiners {
+            Some(cs) => cs.iter().map(combiner_from).collect::<PyResult<Vec<_>>>()?,
+            None => vec![Combiner::ConcatSwapAverage],
+        };
+        Grid {
+            combiners,
+            encoders: encoders.unwrap_or_else(|| vec![None]),
+            hidden: hidden.unwrap_or_else(|| vec![vec![64]]),
+            learning_rates: learning_rates.unwrap_or_else(|| vec![1e-3]),
+            weight_decays: weight_decays.unwrap_or_else(|| vec![0.0]),
+            head_dropouts: head_dropouts.unwrap_or_else(|| vec![0.0]),
+            encoder_dropouts: encoder_dropouts.unwrap_or_else(|| vec![0.0]),
+            input_dropouts: input_dropouts.unwrap_or_else(|| vec![0.0]),
+            input_noises: input_noises.unwrap_or_else(|| vec![0.0]),
+            batch_size: batch_size.unwrap_or(256),
+            max_epochs: max_epochs.unwrap_or(30),
         }
-    }
-    let space = SearchSpace::grid(
-        &combiners,
-        &hidden,
-        &learning_rates,
-        &weight_decays,
-        batch_size,
-        max_epochs,
-        &TrainConfig::new(),
-    )
-    .py_err()?;
+        .space(data.0.dim())?
+    } else {
+        let space = SearchSpace::default();
+        for c in space.candidates() {
+            let enc = c.encoder.as_ref().map(|e| {
+                e.mlp()
+                    .hidden()
+                    .iter()
+                    .copied()
+                    .chain([e.output_dim()])
+                    .collect::<Vec<_>>()
+            });
+            check_size(data.0.dim(), &c.combiner, enc.as_deref(), c.head.hidden())?;
+        }
+        space
+    };
     let config = SelectConfig::new()
         .with_folds(folds)
         .with_fold_seed(fold_seed)
-        .with_model_seed(seed);
+        .with_model_seed(seed)
+        .with_ensemble(ensemble);
     let mut raised: Option<PyErr> = None;
     let mut observer = |p: &Progress| {
         let Some(cb) = &callback else { return };
@@ -1520,20 +1704,13 @@ fn cross_validate(
         .table
         .iter()
         .enumerate()
-        .map(|(k, t)| {
-            let d = PyDict::new(py);
-            d.set_item("label", &t.label)?;
-            d.set_item("mean_auc", t.mean_auc)?;
-            d.set_item("std_auc", t.std_auc)?;
-            d.set_item("epochs", t.epochs)?;
-            d.set_item("fold_aucs", t.fold_aucs.clone())?;
-            d.set_item("mean_train_loss", t.mean_train_loss)?;
-            d.set_item("seconds", t.time.as_secs_f64())?;
-            d.set_item("chosen", k == sel.best)?;
-            Ok(d.into_any().unbind())
-        })
+        .map(|(k, t)| Ok(trial_dict(py, t, k == sel.best)?.into_any().unbind()))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok((PyModel { inner: sel.model }, table))
+    let chosen = match sel.ensemble {
+        Some(inner) => Py::new(py, ensemble::PyEnsemble { inner })?.into_any(),
+        None => Py::new(py, PyModel { inner: sel.model })?.into_any(),
+    };
+    Ok((chosen, table))
 }
 
 #[pymodule]
@@ -1545,6 +1722,8 @@ fn _sympair(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyItemPairs>()?;
     m.add_function(wrap_pyfunction!(cross_validate, m)?)?;
     scale::register(m)?;
+    m.add_function(wrap_pyfunction!(default_search_space, m)?)?;
+    m.add_class::<ensemble::PyEnsemble>()?;
     m.add("TrainingDiverged", m.py().get_type::<TrainingDiverged>())?;
     m.add("FORMAT_VERSION", sympair::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from ._sympair import (  # noqa: F401  (re-exports)
     FORMAT_VERSION,
     CandidateSearch,
     Clusterer,
+    Ensemble,
     ItemPairs,
     Model,
     PairDataset,
@@ -38,6 +39,7 @@ from ._sympair import (  # noqa: F401  (re-exports)
     set_num_threads,
     canonicalize,
     cross_validate,
+    default_search_space,
 )
 from ._sympair import cluster_metrics as _cluster_metrics
 
@@ -50,6 +52,8 @@ __all__ = [
     "load",
     "select",
     "cross_validate",
+    "default_search_space",
+    "Ensemble",
     "FORMAT_VERSION",
     "COMBINERS",
     "SIMILARITIES",
@@ -84,47 +88,133 @@ def load(path: str) -> Model:
     return Model.load(path)
 
 
+_Combiner = Union[str, Sequence[str]]
+_Table = list[dict[str, Any]]
+
+
+@overload
 def select(
     items: Any,
     ids: Any,
     labels: Any,
     *,
-    combiners: Sequence[Union[str, Sequence[str]]] = ("concat_swap_average",),
-    hidden: Sequence[Sequence[int]] = ((64,),),
-    learning_rates: Sequence[float] = (1e-3,),
-    weight_decays: Sequence[float] = (0.0,),
-    batch_size: int = 256,
-    max_epochs: int = 30,
+    combiners: Optional[Sequence[_Combiner]] = ...,
+    encoders: Optional[Sequence[Optional[Sequence[int]]]] = ...,
+    hidden: Optional[Sequence[Sequence[int]]] = ...,
+    learning_rates: Optional[Sequence[float]] = ...,
+    weight_decays: Optional[Sequence[float]] = ...,
+    head_dropouts: Optional[Sequence[float]] = ...,
+    encoder_dropouts: Optional[Sequence[float]] = ...,
+    input_dropouts: Optional[Sequence[float]] = ...,
+    input_noises: Optional[Sequence[float]] = ...,
+    batch_size: Optional[int] = ...,
+    max_epochs: Optional[int] = ...,
+    folds: int = ...,
+    fold_seed: int = ...,
+    seed: int = ...,
+    ensemble: Literal[1] = ...,
+    callback: Optional[Callable[[dict[str, Any]], Any]] = ...,
+) -> Tuple[Model, _Table]: ...
+@overload
+def select(
+    items: Any,
+    ids: Any,
+    labels: Any,
+    *,
+    combiners: Optional[Sequence[_Combiner]] = ...,
+    encoders: Optional[Sequence[Optional[Sequence[int]]]] = ...,
+    hidden: Optional[Sequence[Sequence[int]]] = ...,
+    learning_rates: Optional[Sequence[float]] = ...,
+    weight_decays: Optional[Sequence[float]] = ...,
+    head_dropouts: Optional[Sequence[float]] = ...,
+    encoder_dropouts: Optional[Sequence[float]] = ...,
+    input_dropouts: Optional[Sequence[float]] = ...,
+    input_noises: Optional[Sequence[float]] = ...,
+    batch_size: Optional[int] = ...,
+    max_epochs: Optional[int] = ...,
+    folds: int = ...,
+    fold_seed: int = ...,
+    seed: int = ...,
+    ensemble: int = ...,
+    callback: Optional[Callable[[dict[str, Any]], Any]] = ...,
+) -> Tuple[Union[Model, Ensemble], _Table]: ...
+def select(
+    items: Any,
+    ids: Any,
+    labels: Any,
+    *,
+    combiners: Optional[Sequence[_Combiner]] = None,
+    encoders: Optional[Sequence[Optional[Sequence[int]]]] = None,
+    hidden: Optional[Sequence[Sequence[int]]] = None,
+    learning_rates: Optional[Sequence[float]] = None,
+    weight_decays: Optional[Sequence[float]] = None,
+    head_dropouts: Optional[Sequence[float]] = None,
+    encoder_dropouts: Optional[Sequence[float]] = None,
+    input_dropouts: Optional[Sequence[float]] = None,
+    input_noises: Optional[Sequence[float]] = None,
+    batch_size: Optional[int] = None,
+    max_epochs: Optional[int] = None,
     folds: int = 5,
     fold_seed: int = 0,
     seed: int = 0,
+    ensemble: int = 1,
     callback: Optional[Callable[[dict[str, Any]], Any]] = None,
-) -> Tuple[Model, list[dict[str, Any]]]:
+) -> Tuple[Union[Model, Ensemble], _Table]:
     """Choose a model by item-grouped k-fold cross-validation, then refit it on all pairs.
 
     ``items (n_items, d)``, ``ids (n, 2)`` rows of ``items``, ``labels (n,)`` in {0, 1}: the
-    training pairs only (keep test pairs out). Every combination of ``combiners x hidden x
-    learning_rates x weight_decays`` is trained on each of ``folds`` folds (no item on both
-    sides of a fold) for up to ``max_epochs`` epochs, scored by the mean fold ROC AUC at its
-    best epoch; the best is retrained on all pairs for that many epochs (the crate's
-    ``select::cross_validate``). Returns ``(model, table)``: a :class:`Model` and one dict
-    per candidate (``label``, ``mean_auc``, ``std_auc``, ``epochs``, ``fold_aucs``,
-    ``mean_train_loss``, ``seconds``, ``chosen``). ``callback(report)`` receives a dict
-    after every fit.
+    training pairs only (keep test pairs out). Each candidate is trained on each of
+    ``folds`` folds (no item on both sides of a fold), scored by the mean fold ROC AUC at
+    its best epoch; the best is retrained on all pairs for that many epochs (the crate's
+    ``select::cross_validate``).
+
+    **Candidates.** With no grid argument (all of ``combiners`` to ``max_epochs`` left at
+    ``None``) they are the crate's documented default space, ``SearchSpace::default()``:
+    4 candidates (concat + swap-average heads and siamese encoders, with head, encoder and
+    input dropout; labels in :func:`default_search_space`). Passing any grid argument
+    tries every combination of ``combiners x encoders x hidden x learning_rates x
+    weight_decays x head_dropouts x encoder_dropouts x input_dropouts x input_noises``
+    instead; an axis not given takes one value (``"concat_swap_average"``, no encoder,
+    ``(64,)``, ``1e-3``, and 0 for the weight decay, dropouts and noise). An encoder is
+    its hidden widths then its output width, e.g. ``(256, 128)``; encoder dropout applies
+    only to candidates with an encoder. Adam, batch ``batch_size`` (default 256), up to
+    ``max_epochs`` (default 30) epochs.
+
+    **Returns** ``(model, table)``. ``model`` is the refitted :class:`Model` when
+    ``ensemble=1`` (the default); with ``ensemble=k > 1`` it is an :class:`Ensemble` of
+    ``k`` refits of the chosen candidate (seeds ``seed + j``; the first is the single
+    refit) whose logits are averaged, still exactly symmetric. ``table`` has one dict per
+    candidate: ``label``, ``mean_auc``, ``std_auc``, ``epochs`` (chosen), ``fold_aucs``,
+    ``mean_train_loss``, ``seconds``, the regularisers ``head_dropout``,
+    ``encoder_dropout``, ``input_dropout``, ``input_noise``, ``weight_decay``, and
+    ``chosen``. ``callback(report)`` receives a dict after every fit.
+
+    Raises ``ValueError`` on invalid settings (``folds < 2``, ``ensemble=0``, a dropout
+    outside ``[0, 1)``, a negative noise or weight decay, an empty grid axis).
     """
     y = np.asarray(labels)
     data = ItemPairs(items, ids, y.astype(np.float32))
+
+    def listed(v: Optional[Sequence[Any]]) -> Optional[list[Any]]:
+        return None if v is None else list(v)
+
     return cross_validate(
         data,
-        combiners=list(combiners),
-        hidden=[list(h) for h in hidden],
-        learning_rates=list(learning_rates),
-        weight_decays=list(weight_decays),
+        combiners=listed(combiners),
+        encoders=None if encoders is None else [None if e is None else list(e) for e in encoders],
+        hidden=None if hidden is None else [list(h) for h in hidden],
+        learning_rates=listed(learning_rates),
+        weight_decays=listed(weight_decays),
+        head_dropouts=listed(head_dropouts),
+        encoder_dropouts=listed(encoder_dropouts),
+        input_dropouts=listed(input_dropouts),
+        input_noises=listed(input_noises),
         batch_size=batch_size,
         max_epochs=max_epochs,
         folds=folds,
         fold_seed=fold_seed,
         seed=seed,
+        ensemble=ensemble,
         callback=callback,
     )
 

@@ -1,7 +1,7 @@
 """Type stubs of the native module `sympair._sympair` (the Rust crate's types)."""
 
 from os import PathLike
-from typing import Any, Callable, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, Literal, Optional, Sequence, Tuple, Union, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +12,7 @@ __version__: str
 __all__ = [
     "CandidateSearch",
     "Clusterer",
+    "Ensemble",
     "FORMAT_VERSION",
     "ItemPairs",
     "Model",
@@ -21,6 +22,7 @@ __all__ = [
     "canonicalize",
     "cluster_metrics",
     "cross_validate",
+    "default_search_space",
     "num_threads",
     "set_num_threads",
 ]
@@ -186,21 +188,6 @@ class Model:
     def load(path: Union[str, PathLike[str]]) -> "Model": ...
     def __eq__(self, other: object, /) -> bool: ...
 
-def cross_validate(
-    data: ItemPairs,
-    *,
-    combiners: Sequence[Union[str, Sequence[str]]],
-    hidden: Sequence[Sequence[int]] = ...,
-    learning_rates: Sequence[float] = ...,
-    weight_decays: Sequence[float] = ...,
-    batch_size: int = 256,
-    max_epochs: int = 30,
-    folds: int = 5,
-    fold_seed: int = 0,
-    seed: int = 0,
-    callback: Optional[Callable[[dict[str, Any]], Any]] = None,
-) -> Tuple[Model, list[dict[str, Any]]]: ...
-
 @final
 class CandidateSearch:
     """An HNSW index over the items' retrieval vectors whose candidates the model scores
@@ -267,3 +254,88 @@ def cluster_metrics(predicted: _ArrayLike, truth: _ArrayLike) -> dict[str, Any]:
 
 def canonicalize(pairs: _ArrayLike) -> Tuple[npt.NDArray[np.int64], dict[str, int]]:
     """Each unordered pair once as (min, max), self-pairs dropped, sorted."""
+
+@overload
+def cross_validate(
+    data: ItemPairs,
+    *,
+    combiners: Optional[Sequence[Union[str, Sequence[str]]]] = None,
+    encoders: Optional[Sequence[Optional[Sequence[int]]]] = None,
+    hidden: Optional[Sequence[Sequence[int]]] = None,
+    learning_rates: Optional[Sequence[float]] = None,
+    weight_decays: Optional[Sequence[float]] = None,
+    head_dropouts: Optional[Sequence[float]] = None,
+    encoder_dropouts: Optional[Sequence[float]] = None,
+    input_dropouts: Optional[Sequence[float]] = None,
+    input_noises: Optional[Sequence[float]] = None,
+    batch_size: Optional[int] = None,
+    max_epochs: Optional[int] = None,
+    folds: int = 5,
+    fold_seed: int = 0,
+    seed: int = 0,
+    ensemble: Literal[1] = 1,
+    callback: Optional[Callable[[dict[str, Any]], Any]] = None,
+) -> Tuple[Model, list[dict[str, Any]]]: ...
+@overload
+def cross_validate(
+    data: ItemPairs,
+    *,
+    combiners: Optional[Sequence[Union[str, Sequence[str]]]] = None,
+    encoders: Optional[Sequence[Optional[Sequence[int]]]] = None,
+    hidden: Optional[Sequence[Sequence[int]]] = None,
+    learning_rates: Optional[Sequence[float]] = None,
+    weight_decays: Optional[Sequence[float]] = None,
+    head_dropouts: Optional[Sequence[float]] = None,
+    encoder_dropouts: Optional[Sequence[float]] = None,
+    input_dropouts: Optional[Sequence[float]] = None,
+    input_noises: Optional[Sequence[float]] = None,
+    batch_size: Optional[int] = None,
+    max_epochs: Optional[int] = None,
+    folds: int = 5,
+    fold_seed: int = 0,
+    seed: int = 0,
+    ensemble: int = 1,
+    callback: Optional[Callable[[dict[str, Any]], Any]] = None,
+) -> Tuple[Union[Model, Ensemble], list[dict[str, Any]]]:
+    """Item-grouped k-fold cross-validation then a refit (see `sympair.select`).
+
+    No grid argument: the crate's default space (`default_search_space()`); any grid
+    argument: every combination of the given axes. Returns `(Model, table)` with
+    `ensemble=1`, `(Ensemble, table)` of `ensemble` refits otherwise.
+    """
+
+def default_search_space() -> list[str]:
+    """Labels of the crate's `SearchSpace::default()` candidates, in search order."""
+
+@final
+class Ensemble:
+    """Models whose logits are averaged (the crate's `select::Ensemble`): exactly symmetric
+    when every member is; saved in the crate's ensemble JSON format."""
+
+    def __new__(cls, members: Sequence[Model]) -> "Ensemble": ...
+    @property
+    def members(self) -> list[Model]:
+        """Copies of the members, in averaging order."""
+    def __len__(self) -> int: ...
+    @property
+    def input_dim(self) -> int: ...
+    @property
+    def is_symmetric(self) -> bool: ...
+    def predict_logits(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]:
+        """Mean of the members' logits of the pairs (x[i], y[i])."""
+    def predict_proba(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]:
+        """sigmoid of predict_logits (members' calibrations are not applied)."""
+    def predict_logits_ids(
+        self, items: _ArrayLike, ids: _ArrayLike, precompute: str = "auto"
+    ) -> npt.NDArray[np.float32]: ...
+    def predict_proba_ids(
+        self, items: _ArrayLike, ids: _ArrayLike, precompute: str = "auto"
+    ) -> npt.NDArray[np.float32]: ...
+    def logits_for(self, data: _Dataset) -> npt.NDArray[np.float32]: ...
+    def to_json_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_json_bytes(data: bytes) -> "Ensemble": ...
+    def save(self, path: Union[str, PathLike[str]]) -> None: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> "Ensemble": ...
+    def __eq__(self, other: object, /) -> bool: ...
