@@ -1469,55 +1469,69 @@ impl Grid {
                 } else {
                     &[0.0]
                 };
+                let axes = cartesian(&[
+                    &self.learning_rates,
+                    &self.weight_decays,
+                    &self.head_dropouts,
+                    eds,
+                    &self.input_dropouts,
+                    &self.input_noises,
+                ]);
                 for h in &self.hidden {
                     check_size(d, combiner, enc.as_deref(), h)?;
                     let head = MlpConfig::new(h.clone()).py_err()?;
-                    for &lr in &self.learning_rates {
-                        for &wd in &self.weight_decays {
-                            for &hd in &self.head_dropouts {
-                                for &ed in eds {
-                                    for &id in &self.input_dropouts {
-                                        for &noise in &self.input_noises {
-                                            let train = TrainConfig::new()
-                                                .with_optimizer(Optimizer::adam(lr))
-                                                .with_weight_decay(wd)
-                                                .with_batch_size(self.batch_size)
-                                                .with_epochs(self.max_epochs)
-                                                .with_head_dropout(hd)
-                                                .with_encoder_dropout(ed)
-                                                .with_input_dropout(id)
-                                                .with_input_noise(noise);
-                                            let mut label = match enc {
-                                                Some(e) => format!("encoder{e:?} + "),
-                                                None => String::new(),
-                                            };
-                                            label +=
-                                                &format!("{combiner} h={h:?} lr={lr:e} wd={wd:e}");
-                                            for (name, v) in
-                                                [("hd", hd), ("ed", ed), ("id", id), ("in", noise)]
-                                            {
-                                                if v != 0.0 {
-                                                    label += &format!(" {name}={v}");
-                                                }
-                                            }
-                                            candidates.push(Candidate {
-                                                label,
-                                                combiner: combiner.clone(),
-                                                encoder: encoder.clone(),
-                                                head: head.clone(),
-                                                train,
-                                            });
-                                        }
-                                    }
-                                }
+                    for point in &axes {
+                        let &[lr, wd, hd, ed, id, noise] = point.as_slice() else {
+                            unreachable!("cartesian() of six axes gives six values");
+                        };
+                        let train = TrainConfig::new()
+                            .with_optimizer(Optimizer::adam(lr))
+                            .with_weight_decay(wd)
+                            .with_batch_size(self.batch_size)
+                            .with_epochs(self.max_epochs)
+                            .with_head_dropout(hd)
+                            .with_encoder_dropout(ed)
+                            .with_input_dropout(id)
+                            .with_input_noise(noise);
+                        let mut label = match enc {
+                            Some(e) => format!("encoder{e:?} + "),
+                            None => String::new(),
+                        };
+                        label += &format!("{combiner} h={h:?} lr={lr:e} wd={wd:e}");
+                        for (name, v) in [("hd", hd), ("ed", ed), ("id", id), ("in", noise)] {
+                            if v != 0.0 {
+                                label += &format!(" {name}={v}");
                             }
                         }
+                        candidates.push(Candidate {
+                            label,
+                            combiner: combiner.clone(),
+                            encoder: encoder.clone(),
+                            head: head.clone(),
+                            train,
+                        });
                     }
                 }
             }
         }
         SearchSpace::new(candidates).py_err()
     }
+}
+
+/// Every combination of one value per axis, the first axis varying slowest (no axis: one
+/// empty combination; an empty axis: none).
+fn cartesian(axes: &[&[f32]]) -> Vec<Vec<f32>> {
+    axes.iter().fold(vec![Vec::new()], |acc, axis| {
+        acc.iter()
+            .flat_map(|p| {
+                axis.iter().map(move |&v| {
+                    let mut q = p.clone();
+                    q.push(v);
+                    q
+                })
+            })
+            .collect()
+    })
 }
 
 /// One table row of a selection as a dict: every column the crate's table prints.
@@ -1565,9 +1579,10 @@ fn default_search_space() -> Vec<String> {
 /// candidates with an encoder only), trained with Adam, batch `batch_size` (256), up to
 /// `max_epochs` (30) epochs, each epoch scored.
 ///
-/// `ensemble=k` refits the chosen candidate `k` times (model and shuffle seeds `seed + j`)
-/// and returns them as an `Ensemble` averaged in logit space; `ensemble=1` (default)
-/// returns the single refitted `Model`. Returns `(model_or_ensemble, table)`, the table
+/// `ensemble=k` refits the chosen candidate `k` times (refit `j` with model seed `seed + j`
+/// and training seed `j`) and returns them as an `Ensemble` averaged in logit space;
+/// `ensemble=1` (default) returns the single refitted `Model`. Returns
+/// `(model_or_ensemble, table)`, the table
 /// one dict per candidate (`label`, `mean_auc`, `std_auc`, `epochs`, `fold_aucs`,
 /// `mean_train_loss`, `seconds`, `head_dropout`, `encoder_dropout`, `input_dropout`,
 /// `input_noise`, `weight_decay`, `chosen`). `callback(report: dict)` is called after

@@ -182,12 +182,12 @@ def select(
 
     **Returns** ``(model, table)``. ``model`` is the refitted :class:`Model` when
     ``ensemble=1`` (the default); with ``ensemble=k > 1`` it is an :class:`Ensemble` of
-    ``k`` refits of the chosen candidate (seeds ``seed + j``; the first is the single
-    refit) whose logits are averaged, still exactly symmetric. ``table`` has one dict per
-    candidate: ``label``, ``mean_auc``, ``std_auc``, ``epochs`` (chosen), ``fold_aucs``,
-    ``mean_train_loss``, ``seconds``, the regularisers ``head_dropout``,
-    ``encoder_dropout``, ``input_dropout``, ``input_noise``, ``weight_decay``, and
-    ``chosen``. ``callback(report)`` receives a dict after every fit.
+    ``k`` refits of the chosen candidate (refit ``j`` with model seed ``seed + j``; the
+    first is the single refit) whose logits are averaged, still exactly symmetric.
+    ``table`` has one dict per candidate: ``label``, ``mean_auc``, ``std_auc``, ``epochs``
+    (chosen), ``fold_aucs``, ``mean_train_loss``, ``seconds``, the regularisers
+    ``head_dropout``, ``encoder_dropout``, ``input_dropout``, ``input_noise``,
+    ``weight_decay``, and ``chosen``. ``callback(report)`` receives a dict after every fit.
 
     Raises ``ValueError`` on invalid settings (``folds < 2``, ``ensemble=0``, a dropout
     outside ``[0, 1)``, a negative noise or weight decay, an empty grid axis).

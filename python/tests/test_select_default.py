@@ -10,7 +10,9 @@ import sympair
 from conftest import cluster_items
 
 # A tiny grid that trains in milliseconds (symmetric combiner).
-TINY = dict(combiners=["product"], hidden=[(8,)], learning_rates=[1e-2], batch_size=64, max_epochs=3)
+TINY = dict(
+    combiners=["product"], hidden=[(8,)], learning_rates=[1e-2], batch_size=64, max_epochs=3
+)
 
 TABLE_KEYS = {
     "label", "mean_auc", "std_auc", "epochs", "fold_aucs", "mean_train_loss", "seconds",
