@@ -3,7 +3,7 @@
 //! exactly symmetric) with the same input conversions and GIL release as `Model`.
 
 use ndarray::Ix2;
-use numpy::{IntoPyArray, PyArray1};
+use numpy::PyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -11,7 +11,7 @@ use sympair::ids::Precompute;
 use sympair::select::Ensemble;
 use sympair::{IdScorer, PairCombiner};
 
-use super::{OrPy, PyModel, f32_vec, float_array, id_array, ids_from, run, with_data};
+use super::{OrPy, PyModel, dense_pairs, f32_vec, float_array, id_array, ids_from, run, with_data};
 
 /// A Rust `sympair::select::Ensemble`. Saved files are the crate's ensemble JSON format,
 /// readable by `Ensemble::load` in Rust.
@@ -113,11 +113,7 @@ impl PyEnsemble {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let x = float_array::<Ix2>(x, "x")?;
-        let y = float_array::<Ix2>(y, "y")?;
-        let (xv, yv) = (x.as_array(), y.as_array());
-        let out = run(py, || self.inner.predict_logits(xv, yv)).py_err()?;
-        Ok(out.into_pyarray(py))
+        dense_pairs(py, x, y, |x, y| self.inner.predict_logits(x, y))
     }
 
     /// `sigmoid` of `predict_logits(x, y)` (the members' calibrations are not applied: the
@@ -128,11 +124,7 @@ impl PyEnsemble {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let x = float_array::<Ix2>(x, "x")?;
-        let y = float_array::<Ix2>(y, "y")?;
-        let (xv, yv) = (x.as_array(), y.as_array());
-        let out = run(py, || self.inner.predict_proba(xv, yv)).py_err()?;
-        Ok(out.into_pyarray(py))
+        dense_pairs(py, x, y, |x, y| self.inner.predict_proba(x, y))
     }
 
     /// Mean logit of item-indexed pairs: `ids` `(n, 2)` int64 rows of `items`

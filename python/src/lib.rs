@@ -142,6 +142,23 @@ fn activation_named(name: &str) -> PyResult<Activation> {
     })
 }
 
+/// The one path of every dense-pair method (`predict_logits`, `predict_proba`, `predict`
+/// of `Model` and `Ensemble`): reads `x, y` as float32 `(n, d)` (in place when they
+/// are), runs `f` on them with the GIL released (see [`run`]) and returns its output as
+/// a numpy array.
+fn dense_pairs<'py, T: numpy::Element + Send>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    y: &Bound<'py, PyAny>,
+    f: impl FnOnce(ArrayView2<f32>, ArrayView2<f32>) -> sympair::Result<ndarray::Array1<T>> + Send,
+) -> PyResult<Bound<'py, PyArray1<T>>> {
+    let x = float_array::<Ix2>(x, "x")?;
+    let y = float_array::<Ix2>(y, "y")?;
+    let (xv, yv) = (x.as_array(), y.as_array());
+    let out = run(py, || f(xv, yv)).py_err()?;
+    Ok(out.into_pyarray(py))
+}
+
 /// A float32 array of `ndim` dimensions, read in place when `obj` already is one (any
 /// memory layout); otherwise converted once by numpy (`float64`, integers and bools are
 /// accepted; other dtypes raise `TypeError`, other shapes `ValueError`).
@@ -1119,11 +1136,7 @@ impl PyModel {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let x = float_array::<Ix2>(x, "x")?;
-        let y = float_array::<Ix2>(y, "y")?;
-        let (xv, yv) = (x.as_array(), y.as_array());
-        let out = run(py, || self.inner.predict_proba(xv, yv)).py_err()?;
-        Ok(out.into_pyarray(py))
+        dense_pairs(py, x, y, |x, y| self.inner.predict_proba(x, y))
     }
 
     /// Classes (bool) of the pairs `(x[i], y[i])`: `predict_proba(x, y) >= threshold`,
@@ -1134,11 +1147,7 @@ impl PyModel {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<bool>>> {
-        let x = float_array::<Ix2>(x, "x")?;
-        let y = float_array::<Ix2>(y, "y")?;
-        let (xv, yv) = (x.as_array(), y.as_array());
-        let out = run(py, || self.inner.predict(xv, yv)).py_err()?;
-        Ok(out.into_pyarray(py))
+        dense_pairs(py, x, y, |x, y| self.inner.predict(x, y))
     }
 
     /// Logits of the pairs `(x[i], y[i])`, `x, y: (n, d)` float32 in any memory layout
@@ -1149,11 +1158,7 @@ impl PyModel {
         x: &Bound<'py, PyAny>,
         y: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let x = float_array::<Ix2>(x, "x")?;
-        let y = float_array::<Ix2>(y, "y")?;
-        let (xv, yv) = (x.as_array(), y.as_array());
-        let out = run(py, || self.inner.predict_logits(xv, yv)).py_err()?;
-        Ok(out.into_pyarray(py))
+        dense_pairs(py, x, y, |x, y| self.inner.predict_logits(x, y))
     }
 
     /// The trained encoder's vectors for the rows of `items` (`(n, d)` float32, read in
