@@ -21,8 +21,10 @@
 //! (default 99: pass your own so the sample is not the example's); `--k K` (default 10);
 //! `--only abs_diff|distance` one model; `--curve` the cost curve; `--threads T`;
 //! `--threshold P` the probability at which pairs link items into entities (default 0.5);
-//! index settings: `--half` (16-bit index vectors), `--expansion ADD,SEARCH` (HNSW beam
-//! widths, default 128 and 64), `--candidates C` (neighbours scored per item, default 30).
+//! index settings (defaults: the ones measured at N = 1M): 16-bit index vectors (`--f32`
+//! for 32-bit, `--half` for 16-bit), `--expansion ADD,SEARCH` (HNSW beam widths, default
+//! 64,120), `--candidates C` (neighbours scored per item, default 60); `--crate-defaults`
+//! uses `SearchConfig::new(k)` instead (32-bit, expansion 128 and 64, 30 candidates).
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -68,9 +70,11 @@ fn parse_args() -> Result<Args, String> {
         curve: false,
         threads: None,
         threshold: 0.5,
-        half: false,
-        expansion: None,
-        candidates: None,
+        // The settings measured at N = 1M (README "Scale"); `--crate-defaults` restores
+        // `SearchConfig::new(k)`'s.
+        half: true,
+        expansion: Some((64, 120)),
+        candidates: Some(60),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -103,6 +107,12 @@ fn parse_args() -> Result<Args, String> {
             }
             "--curve" => a.curve = true,
             "--half" => a.half = true,
+            "--f32" => a.half = false,
+            "--crate-defaults" => {
+                a.half = false;
+                a.expansion = None;
+                a.candidates = None;
+            }
             "--expansion" => {
                 let v = value("--expansion")?;
                 let (add, search) = v
@@ -423,6 +433,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64(),
         train_s,
         rayon::current_num_threads()
+    );
+    println!(
+        "index: {}-bit vectors, expansion {}, {} candidates per item",
+        if args.half { 16 } else { 32 },
+        args.expansion
+            .map_or("128,64 (crate default)".to_owned(), |(a, s)| format!(
+                "{a},{s}"
+            )),
+        args.candidates
+            .map_or("30 (crate default)".to_owned(), |c| c.to_string()),
     );
     println!(
         "{:<9} {:>8} {:>9} {:>10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>6} {:>8}",
