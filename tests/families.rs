@@ -313,6 +313,25 @@ fn kink_signs(params: &[f32], act: Activation, x: &Array2<f32>, y: &Array2<f32>)
     out
 }
 
+/// Shortest encoded vector, over both sides of every pair, by the f64 reference encoder.
+fn min_encoded_norm(params: &[f32], act: Activation, x: &Array2<f32>, y: &Array2<f32>) -> f64 {
+    x.rows()
+        .into_iter()
+        .chain(y.rows())
+        .map(|r| {
+            phi(params, act, &r.to_vec())
+                .iter()
+                .map(|v| v * v)
+                .sum::<f64>()
+                .sqrt()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Encoded vectors shorter than this are too close to the cosine's singularity at 0 for
+/// central differences with steps up to `FD_H` (which move them by up to about 1e-2).
+const MIN_COSINE_NORM: f64 = 0.1;
+
 /// Largest finite-difference step, for f32 parameters and inputs.
 const FD_H: f32 = FD_STEPS[0];
 
@@ -408,6 +427,17 @@ proptest! {
         for f in families() {
             let mut model = build(&f, seed, act);
             let theta = model.parameters();
+            if f.encoder
+                && matches!(f.combiner, Combiner::Similarity(Similarity::Cosine))
+                && min_encoded_norm(&theta, act, &x, &y) < MIN_COSINE_NORM
+            {
+                // The cosine is singular at 0: where an encoded vector is shorter than the
+                // steps move it, central differences mean nothing (met at random: an
+                // encoded norm of 5e-5 gave differences 0.0174, 0.0205, 0.0076 for an
+                // analytic 0.0155). The input rows are kept away from 0 by the strategy;
+                // the encoder's outputs are not, so such cases are skipped here.
+                continue;
+            }
             let (_, grad) = model.loss_gradient(&data).expect("gradient");
             // The loss is a mean of terms with slope at most 1 in each logit.
             let logits = model.logits_for(&data).expect("logits");
