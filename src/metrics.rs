@@ -698,4 +698,13 @@ mod tests {
         assert_eq!(r.confusion.tp, 2);
         assert_eq!(r.value, 1.0);
     }
+
+    #[test]
+    fn threshold_for_precision_reports_the_whole_confusion_at_its_cut_off() {
+        // Scores 4 > 3 > 2 > 1 with labels 1, 0, 1, 0; precision 2/3 first reached at 2.
+        let r = threshold_for_precision(&[4.0, 3.0, 2.0, 1.0], &[1.0, 0.0, 1.0, 0.0], 0.6).unwrap();
+        assert_eq!(r.threshold, 2.0);
+        let c = r.confusion;
+        assert_eq!((c.tp, c.fp, c.tn, c.fn_), (2, 1, 1, 0));
+    }
 }
