@@ -329,17 +329,24 @@ impl OptState {
     /// `(parameters, gradient)` pair of slices, always in the same order. Returns whether
     /// every updated parameter is finite.
     ///
+    /// With `backup`, the parameters before the update are copied into it first (flattened
+    /// in visiting order; it must hold exactly every parameter), inside the same chunks as
+    /// the update: a separate serial copy per mini-batch cost about 2 % of a default
+    /// two-thread epoch at d = 384 (perf, `SECTION=default` of the throughput example).
+    ///
     /// The update is element-wise, so splitting a large tensor over the rayon pool gives
     /// the same bits as one thread.
     pub(crate) fn step_scaled(
         &mut self,
         lr_factor: f32,
+        mut backup: Option<&mut [f32]>,
         for_each_tensor: impl FnOnce(&mut dyn FnMut(&mut [f32], &[f32])),
     ) -> bool {
         self.t = self.t.saturating_add(1);
         let rule = Rule::new(&self.opt, self.t, self.weight_decay, lr_factor);
         let (ms, vs) = (&mut self.m, &mut self.v);
         let mut slot = 0usize;
+        let mut offset = 0usize;
         let mut finite = true;
         for_each_tensor(&mut |p, g| {
             assert_eq!(
@@ -357,19 +364,46 @@ impl OptState {
                 p.len(),
                 "optimizer state of tensor {slot} has the wrong length"
             );
-            finite &= if p.len() <= PARALLEL_FROM {
-                rule.apply(p, g, m, v)
-            } else {
-                use rayon::prelude::*;
-                p.par_chunks_mut(STEP_CHUNK)
-                    .zip(g.par_chunks(STEP_CHUNK))
-                    .zip(m.par_chunks_mut(STEP_CHUNK))
-                    .zip(v.par_chunks_mut(STEP_CHUNK))
-                    .map(|(((p, g), m), v)| rule.apply(p, g, m, v))
-                    .reduce(|| true, |a, b| a & b)
+            let saved = backup.as_deref_mut().map(|b| {
+                b.get_mut(offset..offset + p.len())
+                    .expect("the backup buffer holds every parameter")
+            });
+            offset += p.len();
+            finite &= match saved {
+                _ if p.len() <= PARALLEL_FROM => {
+                    if let Some(b) = saved {
+                        b.copy_from_slice(p);
+                    }
+                    rule.apply(p, g, m, v)
+                }
+                Some(b) => {
+                    use rayon::prelude::*;
+                    p.par_chunks_mut(STEP_CHUNK)
+                        .zip(g.par_chunks(STEP_CHUNK))
+                        .zip(m.par_chunks_mut(STEP_CHUNK))
+                        .zip(v.par_chunks_mut(STEP_CHUNK))
+                        .zip(b.par_chunks_mut(STEP_CHUNK))
+                        .map(|((((p, g), m), v), b)| {
+                            b.copy_from_slice(p);
+                            rule.apply(p, g, m, v)
+                        })
+                        .reduce(|| true, |a, b| a & b)
+                }
+                None => {
+                    use rayon::prelude::*;
+                    p.par_chunks_mut(STEP_CHUNK)
+                        .zip(g.par_chunks(STEP_CHUNK))
+                        .zip(m.par_chunks_mut(STEP_CHUNK))
+                        .zip(v.par_chunks_mut(STEP_CHUNK))
+                        .map(|(((p, g), m), v)| rule.apply(p, g, m, v))
+                        .reduce(|| true, |a, b| a & b)
+                }
             };
             slot += 1;
         });
+        if let Some(b) = backup {
+            assert_eq!(offset, b.len(), "the backup buffer holds every parameter");
+        }
         finite
     }
 }

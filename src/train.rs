@@ -764,12 +764,13 @@ impl<C: PairCombiner> PairClassifier<C> {
                 loss_sum += bce_sum;
                 pen_sum += batch_pen;
                 pairs_run += k;
-                self.copy_params_into(&mut backup);
                 let factor =
                     config
                         .lr_schedule
                         .factor(epoch * per_epoch + batch, per_epoch, total_steps);
-                if !opt.step_scaled(factor, |f| self.visit_params(Some(&grads), f)) {
+                if !opt.step_scaled(factor, Some(&mut backup), |f| {
+                    self.visit_params(Some(&grads), f)
+                }) {
                     self.set_flat_params(&backup);
                     return Err(Error::Diverged {
                         epoch,
@@ -851,25 +852,30 @@ impl<C: PairCombiner> PairClassifier<C> {
         Ok(history)
     }
 
-    /// ROC AUC over the training pairs `sample` (`None` if one class only).
+    /// ROC AUC over the training pairs `sample` (`None` if one class only or a logit is
+    /// not finite). Forward passes in prediction's fixed chunks over the rayon pool: this
+    /// runs once per epoch over up to [`TRAIN_METRIC_SAMPLE`] pairs, about an eighth of a
+    /// default epoch's arithmetic at 4,096 pairs, so on one thread it capped the two-thread
+    /// training speed-up (`SECTION=default cargo run --release --example throughput`).
     fn sample_auc(&self, data: &dyn PairData, sample: &[usize]) -> Result<Option<f64>> {
-        let mut logits = Vec::with_capacity(sample.len());
-        let chunk = 256.min(sample.len()).max(1);
-        let mut work = self.work(chunk);
-        let mut labels = Vec::with_capacity(sample.len());
-        for idx in sample.chunks(chunk) {
-            let m = idx.len();
-            {
-                let (xs, ys) = work.inputs_mut(m);
-                data.try_gather(idx, xs, ys)?;
-            }
-            self.forward_stacked(m, &mut work)?;
-            logits.extend_from_slice(work.logits(m));
-            labels.extend(idx.iter().map(|&i| data.labels()[i]));
-        }
+        let logits = self.chunked(
+            sample.len(),
+            || (),
+            |work, (), r, dst| {
+                let k = dst.len();
+                {
+                    let (xs, ys) = work.inputs_mut(k);
+                    data.try_gather(&sample[r], xs, ys)?;
+                }
+                self.forward_stacked(k, work)?;
+                dst.copy_from_slice(work.logits(k));
+                Ok(())
+            },
+        )?;
         if logits.iter().any(|z| !z.is_finite()) {
             return Ok(None);
         }
+        let labels: Vec<f32> = sample.iter().map(|&i| data.labels()[i]).collect();
         Ok(crate::metrics::roc_auc(&logits, &labels).ok())
     }
 

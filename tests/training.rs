@@ -397,3 +397,57 @@ fn validation_logits_that_overflow_are_a_divergence() {
         other => panic!("expected a divergence at epoch 0, got {other:?}"),
     }
 }
+
+/// Stops training before mini-batch `batch` of epoch `epoch`.
+struct StopBefore(usize, usize);
+
+impl sympair::TrainObserver for StopBefore {
+    fn on_epoch(&mut self, _: &sympair::EpochStats) -> sympair::Control {
+        sympair::Control::Continue
+    }
+    fn on_batch(&mut self, epoch: usize, batch: usize) -> sympair::Control {
+        if (epoch, batch) == (self.0, self.1) {
+            sympair::Control::Stop
+        } else {
+            sympair::Control::Continue
+        }
+    }
+}
+
+#[test]
+fn a_step_that_makes_weights_non_finite_leaves_the_weights_before_it() {
+    // A linear head on d = 9,000: its weight (9,000 values) is large enough for the
+    // optimizer to split it over the pool. Weight decay multiplies every weight by about
+    // -1e20 per step, so the logits stay finite one step longer than the weights do: the
+    // second update overflows a weight before any loss is non-finite.
+    let d = 9000;
+    let data = ClusterTask::new(d, 4).unwrap().generate(256, 3).unwrap();
+    let build = || {
+        PairClassifier::builder(d, Combiner::AbsDiff)
+            .mlp_head(MlpConfig::linear())
+            .seed(5)
+            .build()
+            .unwrap()
+    };
+    let cfg = TrainConfig::new()
+        .with_epochs(3)
+        .with_optimizer(Optimizer::sgd(1e10, 0.0))
+        .with_weight_decay(1e10);
+    let mut failed = build();
+    let (epoch, batch) = match failed.fit(&data, None, &cfg) {
+        Err(Error::Diverged { epoch, batch, what }) => {
+            assert!(what.contains("weight became non-finite"), "{what}");
+            (epoch, batch)
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    };
+    assert!(
+        epoch + batch > 0,
+        "the first step failed: nothing to restore"
+    );
+    let mut stopped = build();
+    stopped
+        .fit_observed(&data, None, &cfg, &mut StopBefore(epoch, batch))
+        .unwrap();
+    assert_eq!(bits(&failed.parameters()), bits(&stopped.parameters()));
+}

@@ -238,7 +238,7 @@ impl<C: PairCombiner> PairClassifier<C> {
                     d_out.slice_mut(s![k.., ..]).assign(&lg.db);
                 }
                 enc.backward(input, &mut ws, &mut grads, None, true);
-                if !opt.step_scaled(1.0, |f| enc.visit_params(Some(&grads), f)) {
+                if !opt.step_scaled(1.0, None, |f| enc.visit_params(Some(&grads), f)) {
                     return Err(Error::Diverged {
                         epoch,
                         batch,

@@ -103,7 +103,7 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// `f(work, extra, rows, dst)` per chunk. Returns the logits, or the error of the
     /// first failing chunk in row order (so the reported row does not depend on the
     /// thread count).
-    fn chunked<S>(
+    pub(crate) fn chunked<S>(
         &self,
         n: usize,
         init: impl Fn() -> S + Sync + Send,
