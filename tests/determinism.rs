@@ -48,13 +48,29 @@ fn weights_and_predictions_are_bitwise_identical_on_pools_of_one_and_two_threads
                             .seed(3)
                             .build()
                             .unwrap();
-                        m.fit(&train, Some(&test), cfg).unwrap();
+                        let history = m.fit(&train, Some(&test), cfg).unwrap();
+                        // Every reported metric, the per-epoch training AUC included (its
+                        // forward passes are spread over the pool too).
+                        let metrics: Vec<_> = history
+                            .epochs
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e.train_loss.to_bits(),
+                                    e.train_auc.map(f64::to_bits),
+                                    e.valid_loss.map(f64::to_bits),
+                                    e.valid_auc.map(f64::to_bits),
+                                    e.valid_ap.map(f64::to_bits),
+                                )
+                            })
+                            .collect();
                         let logits = m.predict_logits(test.left(), test.right()).unwrap();
                         let (_, grad) = m.loss_gradient(&test).unwrap();
                         (
                             bits(&m.parameters()),
                             bits(logits.as_slice().unwrap()),
                             bits(&grad),
+                            metrics,
                         )
                     })
                 })
@@ -62,6 +78,7 @@ fn weights_and_predictions_are_bitwise_identical_on_pools_of_one_and_two_threads
             assert_eq!(runs[0].0, runs[1].0, "{combiner}: weights differ");
             assert_eq!(runs[0].1, runs[1].1, "{combiner}: predictions differ");
             assert_eq!(runs[0].2, runs[1].2, "{combiner}: gradients differ");
+            assert_eq!(runs[0].3, runs[1].3, "{combiner}: reported metrics differ");
         }
     }
 }
