@@ -115,6 +115,69 @@ impl Decision {
             .as_ref()
             .map_or(DEFAULT_THRESHOLD, Threshold::probability)
     }
+
+    // The steps below are shared by every scorer that keeps a `Decision` (a
+    // `PairClassifier`, an `Ensemble`): each scores the validation pairs its own way and
+    // hands the raw logits here, so the fitting and choosing rules live in one place.
+
+    /// Fits a calibration of `raw` logits against `labels` and stores it (removing a
+    /// stored threshold); unchanged on error.
+    pub(crate) fn calibrate(
+        &mut self,
+        method: CalibrationMethod,
+        raw: &[f32],
+        labels: &[f32],
+    ) -> Result<Calibration> {
+        let calibration = Calibration::fit(method, raw, labels)?;
+        self.set_calibration(Some(calibration));
+        Ok(calibration)
+    }
+
+    /// Stores a calibration (or removes it); removes a stored threshold, a probability on
+    /// the old scale.
+    pub(crate) fn set_calibration(&mut self, calibration: Option<Calibration>) {
+        self.calibration = calibration;
+        self.threshold = None;
+    }
+
+    /// Chooses a threshold by `rule` on the probabilities of `raw` logits against
+    /// `labels` and stores it; returns the rule's choice with `threshold` the stored
+    /// probability. Unchanged on error.
+    pub(crate) fn choose_threshold(
+        &mut self,
+        rule: ThresholdRule,
+        raw: &[f32],
+        labels: &[f32],
+    ) -> Result<ThresholdChoice> {
+        let proba = self.probas(raw);
+        let mut choice = rule.choose(&proba, labels)?;
+        let threshold = Threshold::from_choice(&choice, &proba, rule)?;
+        choice.threshold = threshold.probability();
+        self.threshold = Some(threshold);
+        Ok(choice)
+    }
+
+    /// Stores a threshold set by hand (a probability in `(0, 1]`); unchanged on error.
+    pub(crate) fn set_threshold_probability(&mut self, probability: f32) -> Result<()> {
+        self.threshold = Some(Threshold::new(probability, None)?);
+        Ok(())
+    }
+
+    /// Removes the stored threshold.
+    pub(crate) fn clear_threshold(&mut self) {
+        self.threshold = None;
+    }
+
+    /// [`proba`](Self::proba) of every raw logit.
+    pub(crate) fn probas(&self, raw: &[f32]) -> Vec<f32> {
+        raw.iter().map(|&z| self.proba(z)).collect()
+    }
+
+    /// The classes of probabilities: `p >= cutoff()`, exactly.
+    pub(crate) fn classes(&self, proba: &[f32]) -> Vec<bool> {
+        let cut = self.cutoff();
+        proba.iter().map(|&p| p >= cut).collect()
+    }
 }
 
 impl<C: PairCombiner> PairClassifier<C> {
@@ -142,15 +205,12 @@ impl<C: PairCombiner> PairClassifier<C> {
         valid: &dyn PairData,
     ) -> Result<Calibration> {
         let logits = self.logits_for(valid)?;
-        let calibration = Calibration::fit(method, &logits, valid.labels())?;
-        self.set_calibration(Some(calibration));
-        Ok(calibration)
+        self.decision.calibrate(method, &logits, valid.labels())
     }
 
     /// Stores a calibration (or removes it with `None`); removes a stored threshold.
     pub fn set_calibration(&mut self, calibration: Option<Calibration>) {
-        self.decision.calibration = calibration;
-        self.decision.threshold = None;
+        self.decision.set_calibration(calibration);
     }
 
     /// Chooses a probability threshold on `valid` (validation pairs) by `rule`, applied
@@ -172,24 +232,20 @@ impl<C: PairCombiner> PairClassifier<C> {
         rule: ThresholdRule,
         valid: &dyn PairData,
     ) -> Result<ThresholdChoice> {
-        let proba = self.proba_for(valid)?;
-        let mut choice = rule.choose(&proba, valid.labels())?;
-        let threshold = Threshold::from_choice(&choice, &proba, rule)?;
-        choice.threshold = threshold.probability();
-        self.decision.threshold = Some(threshold);
-        Ok(choice)
+        let logits = self.logits_for(valid)?;
+        self.decision
+            .choose_threshold(rule, &logits, valid.labels())
     }
 
     /// Stores a threshold set by hand: a probability in `(0, 1]`, else
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) (`field = "threshold"`).
     pub fn set_threshold_probability(&mut self, probability: f32) -> Result<()> {
-        self.decision.threshold = Some(Threshold::new(probability, None)?);
-        Ok(())
+        self.decision.set_threshold_probability(probability)
     }
 
     /// Removes the stored threshold ([`predict`](Self::predict) uses 0.5 again).
     pub fn clear_threshold(&mut self) {
-        self.decision.threshold = None;
+        self.decision.clear_threshold();
     }
 
     /// The probability cut-off [`predict`](Self::predict) uses: the stored threshold,
@@ -208,20 +264,11 @@ impl<C: PairCombiner> PairClassifier<C> {
     /// Probabilities (calibrated if a calibration is fitted) for every pair of a
     /// dataset, in order; see [`logits_for`](Self::logits_for).
     pub fn proba_for(&self, data: &dyn PairData) -> Result<Vec<f32>> {
-        let mut out = self.logits_for(data)?;
-        for v in &mut out {
-            *v = self.decision.proba(*v);
-        }
-        Ok(out)
+        Ok(self.decision.probas(&self.logits_for(data)?))
     }
 
     /// Classes for every pair of a dataset: `proba_for(data)[i] >= threshold()`.
     pub fn predict_for(&self, data: &dyn PairData) -> Result<Vec<bool>> {
-        let cut = self.threshold();
-        Ok(self
-            .proba_for(data)?
-            .into_iter()
-            .map(|p| p >= cut)
-            .collect())
+        Ok(self.decision.classes(&self.proba_for(data)?))
     }
 }

@@ -39,6 +39,7 @@ use serde::Serialize;
 use crate::calibration::Calibration;
 use crate::combiner::PairCombiner;
 use crate::data::{PairData, sealed::Gather};
+use crate::decision::Decision;
 use crate::error::{Error, Result};
 use crate::loss::sigmoid;
 use crate::metrics::{
@@ -190,7 +191,7 @@ impl PairData for Swapped<'_> {
 }
 
 /// Logits of every pair of `data` with its items exchanged, `logit(y_i, x_i)`.
-fn swapped_logits<C: PairCombiner>(
+pub(crate) fn swapped_logits<C: PairCombiner>(
     model: &PairClassifier<C>,
     data: &dyn PairData,
 ) -> Result<Vec<f32>> {
@@ -243,12 +244,23 @@ pub fn evaluate<C: PairCombiner>(
     data: &dyn PairData,
 ) -> Result<Evaluation> {
     let raw = model.logits_for(data)?;
-    let decision = model.decision();
+    let backward = swapped_logits(model, data)?;
+    evaluation_of(&raw, &backward, model.decision(), data.labels())
+}
+
+/// The [`Evaluation`] of raw logits of some pairs (`raw`), of the same pairs in the other
+/// order (`backward`, for the asymmetry), seen through `decision`, against `labels`.
+/// Shared by [`evaluate`] and [`Ensemble::evaluate`](crate::select::Ensemble::evaluate).
+pub(crate) fn evaluation_of(
+    raw: &[f32],
+    backward: &[f32],
+    decision: &Decision,
+    labels: &[f32],
+) -> Result<Evaluation> {
     let logits: Vec<f32> = match decision.calibration() {
         Some(c) => raw.iter().map(|&z| c.logit(z)).collect(),
-        None => raw.clone(),
+        None => raw.to_vec(),
     };
-    let labels = data.labels();
     let brier = brier_score_from_logits(&logits, labels)?;
     let reliability = reliability_from_logits(&logits, labels, RELIABILITY_BINS)?;
     let at_threshold = match decision.threshold() {
@@ -268,7 +280,6 @@ pub fn evaluate<C: PairCombiner>(
     let confusion = confusion_at(&logits, labels, 0.0)?;
     let best_accuracy = best_threshold(&logits, labels, ThresholdCriterion::Accuracy)?.into();
     let best_f1 = best_threshold(&logits, labels, ThresholdCriterion::F1)?.into();
-    let backward = swapped_logits(model, data)?;
     Ok(Evaluation {
         n: logits.len(),
         positives: labels.iter().filter(|&&t| t == 1.0).count(),
@@ -283,7 +294,7 @@ pub fn evaluate<C: PairCombiner>(
         mcc: confusion.mcc(),
         best_accuracy,
         best_f1,
-        asymmetry: AsymmetryReport::from_logits(&raw, &backward),
+        asymmetry: AsymmetryReport::from_logits(raw, backward),
         calibration: decision.calibration().copied(),
         brier,
         reliability,

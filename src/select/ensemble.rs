@@ -3,16 +3,62 @@
 //! symmetric and deterministic. Built by [`cross_validate`](super::cross_validate) with
 //! [`SelectConfig::with_ensemble`](super::SelectConfig::with_ensemble) (refits of the
 //! chosen candidate with different seeds), or from any models by [`Ensemble::new`].
+//!
+//! **Decision.** An ensemble keeps its own [`Decision`] (calibration and threshold), with
+//! the same calls and rules as a model's (see [`decision`](crate::decision)): fit a
+//! calibration of the *averaged* raw logit on validation pairs
+//! ([`calibrate`](Ensemble::calibrate)), then choose a threshold
+//! ([`set_threshold`](Ensemble::set_threshold)); [`predict_proba`](Ensemble::predict_proba)
+//! is then calibrated and [`predict`](Ensemble::predict) returns classes, and
+//! [`evaluate`](Ensemble::evaluate) measures the ensemble as [`evaluate`](crate::evaluate)
+//! measures a model.
+//!
+//! **The members' own calibrations and thresholds are ignored**: the ensemble averages
+//! the members' raw logits ([`PairClassifier::predict_logits`]), never their calibrated
+//! probabilities, and only the ensemble's decision applies to the average.
+//!
+//! ```text
+//! raw logit z = (1/k) sum_j z_j ──► c(z) ──► p = sigmoid(c(z)) ──► class = p >= threshold
+//! ```
+//!
+//! ```
+//! use sympair::select::Ensemble;
+//! use sympair::{CalibrationMethod, ClusterTask, Combiner, PairClassifier, ThresholdRule,
+//!     TrainConfig};
+//!
+//! let task = ClusterTask::new(8, 4)?.with_noise(0.7)?;
+//! let (train, valid) = (task.generate(400, 1)?, task.generate(300, 2)?);
+//! let members = (0..3)
+//!     .map(|s| {
+//!         let mut m = PairClassifier::builder(8, Combiner::AbsDiff).seed(s).build()?;
+//!         m.fit(&train, None, &TrainConfig::new().with_epochs(3))?;
+//!         Ok(m)
+//!     })
+//!     .collect::<sympair::Result<Vec<_>>>()?;
+//! let mut ens = Ensemble::new(members)?;
+//! ens.calibrate(CalibrationMethod::Platt, &valid)?; // on validation pairs
+//! ens.set_threshold(ThresholdRule::MaxF1, &valid)?;
+//! let (p, class) = (ens.proba_for(&valid)?, ens.predict_for(&valid)?);
+//! assert!(p.iter().zip(&class).all(|(&p, &c)| c == (p >= ens.threshold())));
+//! let eval = ens.evaluate(&valid)?;
+//! assert_eq!(eval.asymmetry.max, 0.0); // AbsDiff members: exactly symmetric
+//! # Ok::<(), sympair::Error>(())
+//! ```
 
 use std::path::Path;
 
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::calibration::{Calibration, CalibrationMethod};
 use crate::combiner::Combiner;
 use crate::data::PairData;
+use crate::decision::Decision;
 use crate::error::{Error, Result};
+use crate::eval::Evaluation;
+use crate::metrics::ThresholdChoice;
 use crate::model::PairClassifier;
+use crate::threshold::ThresholdRule;
 
 /// Format name in a saved ensemble's envelope.
 const FORMAT_NAME: &str = "sympair-ensemble";
@@ -40,19 +86,28 @@ const FORMAT_VERSION: u64 = 1;
 #[serde(try_from = "RawEnsemble")]
 pub struct Ensemble {
     members: Vec<PairClassifier<Combiner>>,
+    /// Calibration and threshold of the averaged logit; written only when one is set,
+    /// so an ensemble without them is written byte for byte as before the field existed
+    /// (and such files load with an empty decision).
+    #[serde(skip_serializing_if = "Decision::is_empty")]
+    decision: Decision,
 }
 
 /// The serde form of [`Ensemble`] before [`Ensemble::new`]'s checks (each member checks
-/// itself while deserialising).
+/// itself while deserialising, and so does the decision).
 #[derive(Deserialize)]
 struct RawEnsemble {
     members: Vec<PairClassifier<Combiner>>,
+    #[serde(default)]
+    decision: Decision,
 }
 
 impl TryFrom<RawEnsemble> for Ensemble {
     type Error = Error;
     fn try_from(raw: RawEnsemble) -> Result<Self> {
-        Ensemble::new(raw.members)
+        let mut ens = Ensemble::new(raw.members)?;
+        ens.decision = raw.decision;
+        Ok(ens)
     }
 }
 
@@ -90,7 +145,10 @@ impl Ensemble {
                 ),
             ));
         }
-        Ok(Ensemble { members })
+        Ok(Ensemble {
+            members,
+            decision: Decision::default(),
+        })
     }
 
     /// The members, in averaging order.
@@ -117,10 +175,113 @@ impl Ensemble {
         Ok(sum * self.inv_k())
     }
 
-    /// The sigmoid of [`predict_logits`](Self::predict_logits) (members' calibrations are
-    /// not applied: the average is of raw logits).
+    /// Probabilities of the mean logit: `sigmoid` of
+    /// [`predict_logits`](Self::predict_logits), or of its calibration once
+    /// [`calibrate`](Self::calibrate) ran (the members' own calibrations are not applied:
+    /// the average is of raw logits).
     pub fn predict_proba(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array1<f32>> {
-        Ok(self.predict_logits(x, y)?.mapv(crate::loss::sigmoid))
+        Ok(self
+            .predict_logits(x, y)?
+            .mapv_into(|z| self.decision.proba(z)))
+    }
+
+    /// Classes for a batch of pairs: `predict_proba(x, y)[i] >= threshold()`, exactly.
+    /// Errors as [`predict_logits`](Self::predict_logits).
+    pub fn predict(&self, x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<Array1<bool>> {
+        let cut = self.threshold();
+        Ok(self.predict_proba(x, y)?.mapv(|p| p >= cut))
+    }
+
+    /// Probabilities (calibrated if a calibration is fitted) for every pair of a dataset,
+    /// in order; see [`logits_for`](Self::logits_for).
+    pub fn proba_for(&self, data: &dyn PairData) -> Result<Vec<f32>> {
+        Ok(self.decision.probas(&self.logits_for(data)?))
+    }
+
+    /// Classes for every pair of a dataset: `proba_for(data)[i] >= threshold()`.
+    pub fn predict_for(&self, data: &dyn PairData) -> Result<Vec<bool>> {
+        Ok(self.decision.classes(&self.proba_for(data)?))
+    }
+
+    /// The ensemble's calibration and threshold (the members' are not used).
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// The ensemble's calibration, if fitted.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.decision.calibration()
+    }
+
+    /// Fits a calibration of the mean raw logit on `valid` (validation pairs, not the
+    /// training pairs) and stores it, as [`PairClassifier::calibrate`] does for a model:
+    /// [`predict_proba`](Self::predict_proba) is then calibrated, and a stored threshold
+    /// is removed. Returns the calibration.
+    ///
+    /// Errors as [`PairClassifier::calibrate`]: `valid` of the wrong width, a non-finite
+    /// logit, one class only, logits that do not rank better than chance; the ensemble is
+    /// unchanged on error.
+    pub fn calibrate(
+        &mut self,
+        method: CalibrationMethod,
+        valid: &dyn PairData,
+    ) -> Result<Calibration> {
+        let logits = self.logits_for(valid)?;
+        self.decision.calibrate(method, &logits, valid.labels())
+    }
+
+    /// Stores a calibration (or removes it with `None`); removes a stored threshold.
+    pub fn set_calibration(&mut self, calibration: Option<Calibration>) {
+        self.decision.set_calibration(calibration);
+    }
+
+    /// Chooses a probability threshold on `valid` by `rule`, applied to the ensemble's
+    /// (calibrated) probabilities, and stores it; returns the rule's choice on `valid`
+    /// (see [`PairClassifier::set_threshold`], same errors; unchanged on error).
+    pub fn set_threshold(
+        &mut self,
+        rule: ThresholdRule,
+        valid: &dyn PairData,
+    ) -> Result<ThresholdChoice> {
+        let logits = self.logits_for(valid)?;
+        self.decision
+            .choose_threshold(rule, &logits, valid.labels())
+    }
+
+    /// Stores a threshold set by hand: a probability in `(0, 1]`, else
+    /// [`Error::InvalidConfig`] (`field = "threshold"`).
+    pub fn set_threshold_probability(&mut self, probability: f32) -> Result<()> {
+        self.decision.set_threshold_probability(probability)
+    }
+
+    /// Removes the stored threshold ([`predict`](Self::predict) uses 0.5 again).
+    pub fn clear_threshold(&mut self) {
+        self.decision.clear_threshold();
+    }
+
+    /// The probability cut-off [`predict`](Self::predict) uses: the stored threshold,
+    /// else [`DEFAULT_THRESHOLD`](crate::decision::DEFAULT_THRESHOLD) (0.5).
+    pub fn threshold(&self) -> f32 {
+        self.decision.cutoff()
+    }
+
+    /// Everything [`evaluate`](crate::evaluate) measures for a model, for the ensemble on
+    /// every pair of `data`: its mean logits through its own calibration, its stored
+    /// threshold, and the asymmetry of the mean raw logits. Same errors as `evaluate`.
+    pub fn evaluate(&self, data: &dyn PairData) -> Result<Evaluation> {
+        let raw = self.logits_for(data)?;
+        let mut backward = crate::eval::swapped_logits(&self.members[0], data)?;
+        for m in &self.members[1..] {
+            for (s, z) in backward
+                .iter_mut()
+                .zip(crate::eval::swapped_logits(m, data)?)
+            {
+                *s += z;
+            }
+        }
+        let inv = self.inv_k();
+        backward.iter_mut().for_each(|s| *s *= inv);
+        crate::eval::evaluation_of(&raw, &backward, &self.decision, data.labels())
     }
 
     /// Mean of the members' logits for every pair of `data`, in order (see
