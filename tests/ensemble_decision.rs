@@ -139,6 +139,10 @@ fn predict_is_proba_at_least_the_threshold() {
                     .all(|(&p, &c)| c == (p >= ens.threshold())),
                 "{rule}"
             );
+            // The batch call on the same pairs, where some probability equals the threshold.
+            assert!(pv.contains(&ens.threshold()), "{rule}");
+            let cb = ens.predict(valid.left(), valid.right()).expect("c");
+            assert_eq!(cb.to_vec(), cv, "{rule}");
             // And on other pairs, the batch call too.
             let p = ens.predict_proba(test.left(), test.right()).expect("p");
             let c = ens.predict(test.left(), test.right()).expect("c");
