@@ -1,9 +1,10 @@
 //! `sympair.Ensemble`: the crate's `select::Ensemble` (pair classifiers whose logits are
 //! averaged, members summed in their fixed order, so an ensemble of symmetric members is
-//! exactly symmetric) with the same input conversions and GIL release as `Model`.
+//! exactly symmetric) with the same input conversions and GIL release as `Model`, and the
+//! same decision calls (calibration, threshold, classes, evaluation) under the same names.
 
-use ndarray::Ix2;
-use numpy::PyArray1;
+use ndarray::{Ix1, Ix2};
+use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
@@ -11,11 +12,16 @@ use sympair::ids::Precompute;
 use sympair::select::Ensemble;
 use sympair::{IdScorer, PairCombiner};
 
-use super::{OrPy, PyModel, dense_pairs, f32_vec, float_array, id_array, ids_from, run, with_data};
+use super::{
+    OrPy, PyModel, calibration_dict, calibration_from, calibration_method_named, choice_dict,
+    dense_pairs, f32_vec, float_array, id_array, ids_from, run, threshold_rule_from,
+    threshold_rule_py, to_python, with_data,
+};
 
 /// A Rust `sympair::select::Ensemble`. Saved files are the crate's ensemble JSON format,
-/// readable by `Ensemble::load` in Rust.
-#[pyclass(module = "sympair._sympair", name = "Ensemble", frozen)]
+/// readable by `Ensemble::load` in Rust. Not frozen: the decision (calibration,
+/// threshold) is set in place, as on `Model`.
+#[pyclass(module = "sympair._sympair", name = "Ensemble")]
 pub(crate) struct PyEnsemble {
     pub(crate) inner: Ensemble,
 }
@@ -116,8 +122,9 @@ impl PyEnsemble {
         dense_pairs(py, x, y, |x, y| self.inner.predict_logits(x, y))
     }
 
-    /// `sigmoid` of `predict_logits(x, y)` (the members' calibrations are not applied: the
-    /// average is of raw logits). Releases the GIL.
+    /// Probabilities (float32) of the mean logit of the pairs `(x[i], y[i])`: `sigmoid` of
+    /// `predict_logits(x, y)`, calibrated once `calibrate` ran (the members' own
+    /// calibrations are not applied: the average is of raw logits). Releases the GIL.
     fn predict_proba<'py>(
         &self,
         py: Python<'py>,
@@ -125,6 +132,132 @@ impl PyEnsemble {
         y: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         dense_pairs(py, x, y, |x, y| self.inner.predict_proba(x, y))
+    }
+
+    /// Classes (bool) of the pairs `(x[i], y[i])`: `predict_proba(x, y) >= threshold`,
+    /// the crate's `Ensemble::predict`. Releases the GIL.
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        y: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
+        dense_pairs(py, x, y, |x, y| self.inner.predict(x, y))
+    }
+
+    /// Probabilities (float32) of raw (mean) logits as the ensemble's `predict_proba`
+    /// computes them: `sigmoid` of the calibrated logit, the same float32 operations.
+    fn proba_from_logits<'py>(
+        &self,
+        py: Python<'py>,
+        logits: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let z = float_array::<Ix1>(logits, "logits")?;
+        let decision = *self.inner.decision();
+        let out = z.as_array().mapv(|z| decision.proba(z));
+        Ok(out.into_pyarray(py))
+    }
+
+    // -- Decisions: calibration and threshold (as on `Model`) ---------------------------
+
+    /// Fits a calibration of the mean raw logit on the labelled pairs `valid` (validation
+    /// pairs, never the training pairs) and stores it with the ensemble: `method` is
+    /// `"platt"` (`sigmoid(a z + b)`) or `"temperature"` (`sigmoid(z / t)`). Removes a
+    /// stored threshold (choose it again after calibrating). Returns the calibration as a
+    /// dict (see `calibration`). Raises `ValueError` when `valid` holds one class only or
+    /// its logits rank no better than chance; the ensemble is then unchanged. Releases the
+    /// GIL.
+    #[pyo3(signature = (valid, method = "platt"))]
+    fn calibrate(
+        &mut self,
+        py: Python<'_>,
+        valid: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<Py<PyAny>> {
+        let method = calibration_method_named(method)?;
+        let inner = &mut self.inner;
+        let cal = with_data(py, valid, |valid| {
+            run(py, || inner.calibrate(method, valid)).py_err()
+        })?;
+        Ok(calibration_dict(py, &cal)?.into_any().unbind())
+    }
+
+    /// The stored calibration of the mean logit: `None`,
+    /// `{"method": "platt", "a": a, "b": b}` or `{"method": "temperature", "t": t}`.
+    #[getter]
+    fn calibration(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.inner
+            .calibration()
+            .map(|c| calibration_dict(py, c).map(|d| d.into_any().unbind()))
+            .transpose()
+    }
+
+    /// Stores a calibration given as the dict `calibration` returns, or removes it with
+    /// `None`. Removes a stored threshold.
+    fn set_calibration(&mut self, calibration: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let cal = calibration.map(calibration_from).transpose()?;
+        self.inner.set_calibration(cal);
+        Ok(())
+    }
+
+    /// Chooses a probability threshold on the labelled pairs `valid` by `rule`
+    /// (`"max_f1"`, `"max_accuracy"` or `("target_precision", p)`), applied to the
+    /// ensemble's (calibrated) probabilities, and stores it. Returns a dict: `threshold`
+    /// (the stored probability), `value` (F1, accuracy or precision reached on `valid`)
+    /// and `confusion` (counts on `valid`). Raises `ValueError` for a precision no
+    /// threshold reaches; the ensemble is then unchanged. Releases the GIL.
+    fn set_threshold(
+        &mut self,
+        py: Python<'_>,
+        rule: &Bound<'_, PyAny>,
+        valid: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let rule = threshold_rule_from(rule)?;
+        let inner = &mut self.inner;
+        let choice = with_data(py, valid, |valid| {
+            run(py, || inner.set_threshold(rule, valid)).py_err()
+        })?;
+        choice_dict(py, &choice)
+    }
+
+    /// Stores a threshold set by hand: a probability in `(0, 1]` (else `ValueError`).
+    fn set_threshold_probability(&mut self, probability: f32) -> PyResult<()> {
+        self.inner.set_threshold_probability(probability).py_err()
+    }
+
+    /// Removes the stored threshold (`predict` uses 0.5 again).
+    fn clear_threshold(&mut self) {
+        self.inner.clear_threshold();
+    }
+
+    /// The probability cut-off `predict` uses: the stored threshold, else 0.5.
+    #[getter]
+    fn threshold(&self) -> f32 {
+        self.inner.threshold()
+    }
+
+    /// The rule that chose the stored threshold: `"max_f1"`, `"max_accuracy"`,
+    /// `("target_precision", p)`, `"manual"` (set by hand), or `None` without one.
+    #[getter]
+    fn threshold_rule(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.inner.decision().threshold() {
+            None => Ok(None),
+            Some(t) => match t.rule() {
+                Some(r) => threshold_rule_py(py, r).map(Some),
+                None => Ok(Some("manual".into_pyobject(py)?.into_any().unbind())),
+            },
+        }
+    }
+
+    /// Everything `Model.evaluate` measures, for the ensemble on a labelled dataset (as
+    /// for `fit`), as a dict: the crate's `Ensemble::evaluate` (mean logits through the
+    /// ensemble's calibration, its stored threshold, asymmetry of the mean raw logits).
+    /// Releases the GIL.
+    fn evaluate(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let report = with_data(py, data, |data| {
+            run(py, || self.inner.evaluate(data)).py_err()
+        })?;
+        to_python(py, &report)
     }
 
     /// Mean logit of item-indexed pairs: `ids` `(n, 2)` int64 rows of `items`
@@ -142,7 +275,8 @@ impl PyEnsemble {
         Ok(f32_vec(py, out))
     }
 
-    /// `sigmoid` of `predict_logits_ids(items, ids, precompute)`. Releases the GIL.
+    /// Probabilities of `predict_logits_ids(items, ids, precompute)`, calibrated like
+    /// `predict_proba`. Releases the GIL.
     #[pyo3(signature = (items, ids, precompute = "auto"))]
     fn predict_proba_ids<'py>(
         &self,
@@ -152,7 +286,8 @@ impl PyEnsemble {
         precompute: &str,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let mut out = self.ids_logits(py, items, ids, precompute)?;
-        out.iter_mut().for_each(|z| *z = sympair::loss::sigmoid(*z));
+        let decision = *self.inner.decision();
+        out.iter_mut().for_each(|z| *z = decision.proba(*z));
         Ok(f32_vec(py, out))
     }
 
@@ -201,14 +336,14 @@ impl PyEnsemble {
     /// Pickling goes through the crate's JSON format: bit-identical weights.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let bytes = slf.get().to_json_bytes(py)?;
+        let bytes = slf.borrow().to_json_bytes(py)?;
         let ctor = slf.get_type().getattr("from_json_bytes")?;
         PyTuple::new(py, [ctor.into_any(), PyTuple::new(py, [bytes])?.into_any()])
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         match other.cast::<PyEnsemble>() {
-            Ok(o) => o.get().inner == self.inner,
+            Ok(o) => o.try_borrow().is_ok_and(|o| o.inner == self.inner),
             Err(_) => false,
         }
     }

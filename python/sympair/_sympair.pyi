@@ -324,7 +324,33 @@ class Ensemble:
     def predict_logits(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]:
         """Mean of the members' logits of the pairs (x[i], y[i])."""
     def predict_proba(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.float32]:
-        """sigmoid of predict_logits (members' calibrations are not applied)."""
+        """Probabilities of the mean logit, calibrated once `calibrate` ran (the members'
+        own calibrations are not applied: the average is of raw logits)."""
+    def predict(self, x: _ArrayLike, y: _ArrayLike) -> npt.NDArray[np.bool_]:
+        """Classes of the pairs: predict_proba(x, y) >= threshold."""
+    def proba_from_logits(self, logits: _ArrayLike) -> npt.NDArray[np.float32]:
+        """Probabilities of raw mean logits, computed as the ensemble's predict_proba does."""
+    def calibrate(self, valid: _Dataset, method: str = "platt") -> dict[str, Any]:
+        """Fit a Platt ("platt") or temperature ("temperature") calibration of the mean logit on validation pairs."""
+    @property
+    def calibration(self) -> Optional[dict[str, Any]]:
+        """The stored calibration: None, {"method": "platt", "a", "b"} or {"method": "temperature", "t"}."""
+    def set_calibration(self, calibration: Optional[dict[str, Any]]) -> None:
+        """Store a calibration dict (as `calibration` returns it) or remove it with None."""
+    def set_threshold(self, rule: _ThresholdRule, valid: _Dataset) -> dict[str, Any]:
+        """Choose and store a probability threshold on validation pairs by `rule`."""
+    def set_threshold_probability(self, probability: float) -> None:
+        """Store a threshold set by hand, a probability in (0, 1]."""
+    def clear_threshold(self) -> None:
+        """Remove the stored threshold (predict uses 0.5 again)."""
+    @property
+    def threshold(self) -> float:
+        """The probability cut-off `predict` uses (0.5 unless one is stored)."""
+    @property
+    def threshold_rule(self) -> Optional[Union[str, Tuple[str, float]]]:
+        """The rule of the stored threshold ("manual" when set by hand), None without one."""
+    def evaluate(self, data: _Dataset) -> dict[str, Any]:
+        """Everything Model.evaluate measures, for the ensemble's mean logits and decision."""
     def predict_logits_ids(
         self, items: _ArrayLike, ids: _ArrayLike, precompute: str = "auto"
     ) -> npt.NDArray[np.float32]: ...
