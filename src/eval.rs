@@ -13,6 +13,10 @@
 //! nothing is recomputed here. Without a calibration these are the raw logits. The
 //! asymmetry is measured on the raw logits.
 //!
+//! A seed ensemble is measured the same way by
+//! [`Ensemble::evaluate`](crate::select::Ensemble::evaluate): its mean raw logits through
+//! its own calibration and threshold (the same code path, [`Evaluation`] out).
+//!
 //! [`EvalTable`] lines up several evaluations, one row per model, for comparisons.
 //!
 //! ```
