@@ -29,7 +29,11 @@ fn table_shows_each_candidates_dropout_noise_and_weight_decay() {
     let space = SearchSpace::new(vec![
         cand(
             "plain",
-            TrainConfig::new().with_epochs(2).with_batch_size(32),
+            // Every regulariser off (the default input noise too).
+            TrainConfig::new()
+                .with_epochs(2)
+                .with_batch_size(32)
+                .with_input_noise(0.0),
         ),
         cand("regularised", reg.clone()),
     ])

@@ -135,11 +135,13 @@ impl Default for SearchSpace {
                 crate::combiner::Stack::new(parts).expect("built-in element-wise combiners stack"),
             )
         };
+        // The space was measured without input noise (TrainConfig's default is 0.02).
         let adam = |lr: f32, epochs: usize| {
             TrainConfig::new()
                 .with_optimizer(Optimizer::adam(lr))
                 .with_batch_size(256)
                 .with_epochs(epochs)
+                .with_input_noise(0.0)
         };
         let h64 = || MlpConfig::new(vec![64]).expect("hidden width 64 is valid");
         let siamese = || {
