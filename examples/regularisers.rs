@@ -223,13 +223,17 @@ fn families(encoder: EncoderConfig) -> Vec<Family> {
 
 /// Per-fold validation AUC curves (one value per epoch) of one family x setting.
 type Curves = Vec<Vec<f64>>;
+/// A fit to run: (setting index, fold index).
+type Job = (usize, usize);
+/// A fit's validation AUC curve and seconds.
+type Fit = (Vec<f64>, f64);
 
 fn fit_fold(
     family: &Family,
     setting: &Setting,
     fold: &sympair::ItemFold,
     d: usize,
-) -> BoxResult<(Vec<f64>, f64)> {
+) -> BoxResult<Fit> {
     let mut model = family.build(d)?;
     let t0 = Instant::now();
     let config = (setting.apply)(all_off());
@@ -290,7 +294,7 @@ fn run(
             .flat_map(|(si, _)| (0..folds.len()).map(move |fi| (si, fi)))
             .collect();
         // Fits are independent and each bitwise deterministic: run them side by side.
-        let curves: Vec<((usize, usize), (Vec<f64>, f64))> = jobs
+        let curves: Vec<(Job, Fit)> = jobs
             .par_iter()
             .map(|&(si, fi)| Ok(((si, fi), fit_fold(family, &settings[si], &folds[fi], d)?)))
             .collect::<BoxResult<_>>()?;
