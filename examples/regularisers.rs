@@ -14,8 +14,8 @@
 //! the digits example); and the encoder + `squared_diff` + learned-scale distance head.
 //! Every fit uses `TrainConfig::new()` (20 epochs, batch 64, Adam 1e-3, no early
 //! stopping, seed 0; model seed 0) with every regulariser off ("off": input noise 0 too,
-//! although this measurement made noise 0.02 the default) and then one setting changed
-//! ("noise" is 0.02, the default). A setting that cannot act on a family (head dropout
+//! although this measurement made noise 0.01 the default) and then one setting changed
+//! ("noise" is 0.02). A setting that cannot act on a family (head dropout
 //! on the distance head, encoder dropout without an encoder) is not run and shows as `-`.
 //!
 //! The score is the mean over folds of the validation ROC AUC of the weights a default
