@@ -1,6 +1,6 @@
 //! Training options on a real data set: train vs validation vs test ROC AUC of the
 //! default configuration and of each regulariser / early-stopping monitor (each row starts
-//! from the default, which has input noise 0.01; "no input noise" turns it off).
+//! from the default, which has input noise 0.2; "no input noise" turns it off).
 //!
 //! `cargo run --release --example training_options [-- DIR]` (DIR: a folder with
 //! `items.npy` and `pairs.csv` with columns `i,j,label,split_items`; default
@@ -46,7 +46,7 @@ fn main() -> sympair::Result<()> {
             .with_monitor(m)
     };
     let configs: Vec<(&str, TrainConfig)> = vec![
-        ("default (noise 0.01)", base.clone()),
+        ("default (noise 0.2)", base.clone()),
         ("early stop, valid loss", es(Monitor::ValidLoss)),
         ("early stop, valid AUC", es(Monitor::ValidAuc)),
         ("input dropout 0.1", base.clone().with_input_dropout(0.1)),

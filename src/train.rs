@@ -177,7 +177,7 @@ impl Default for TrainConfig {
             lr_schedule: LrSchedule::Constant,
             grad_clip: None,
             // Measured: see `with_input_noise`.
-            input_noise: 0.01,
+            input_noise: 0.2,
             input_dropout: 0.0,
             head_dropout: 0.0,
             encoder_dropout: 0.0,
@@ -189,8 +189,8 @@ impl TrainConfig {
     /// The defaults: 20 epochs, batch 64, Adam with learning rate 1e-3, no weight decay,
     /// seed 0, no early stopping (when turned on: [`Monitor::Auto`], min delta 0), positive
     /// weight 1, no consistency penalty, no swap augmentation, constant learning rate, no
-    /// gradient clipping, Gaussian input noise of standard deviation 0.01, no input, head
-    /// or encoder dropout. The regulariser defaults are measured (see
+    /// gradient clipping, Gaussian input noise of 0.2 times the inputs' spread, no input,
+    /// head or encoder dropout. The regulariser defaults are measured (see
     /// [`with_input_noise`](Self::with_input_noise): `cargo run --release --example
     /// regularisers`).
     pub fn new() -> Self {
@@ -283,28 +283,33 @@ impl TrainConfig {
         self.grad_clip = Some(max_norm);
         self
     }
-    /// Gaussian input noise: during training only, every embedding value of every item of
-    /// a pair gets independent noise of this standard deviation (default 0.01; 0 turns it
-    /// off; finite, `>= 0`). Compare it with the spread of your embedding values: 0.01 is
-    /// about 0.2 of the per-value spread of unit-length 384-d embeddings (1 / sqrt(384)).
-    /// On by default because it was the one regulariser measured better than off across
-    /// families on both data sets of `cargo run --release --example regularisers` (mean
-    /// fold ROC AUC after 20 epochs, 5 item-grouped folds of the training pairs). 0.02 did
-    /// better still (+0.004 to +0.013 on packages for all 7 families, +0.0003 to +0.002 on
-    /// digits), but twice that, 0.04, cost `squared_diff` 0.14 and `abs_diff` 0.004 on
-    /// packages (noise biases those features; a unit-length 1536-d embedding has half the
-    /// spread, so 0.02 there acts like 0.04 here). 0.01 keeps that factor of 2 in hand and
-    /// still gained +0.001 to +0.010 on packages (all 7 families) and up to +0.001 on
-    /// digits (5 of 7, never below -0.0002): `cargo run --release --example regularisers
-    /// -- --settings noise0.01,noise,noise0.04`. Drawing the noise costs training time
-    /// (there: +15% for `concat_swap_average` on packages, +6% with an encoder, up to
-    /// +80% for the cheapest heads). Noise is drawn per item
-    /// row: when a pair is also trained in the order `(y, x)` (swap augmentation or
-    /// consistency), the swapped copy sees the same noisy items, so the two orders differ
-    /// only in order. Drawn from the seed, per slice of 32 pairs in fixed order: the same
-    /// weights for any number of threads. Prediction never adds noise.
-    pub fn with_input_noise(mut self, std_dev: f32) -> Self {
-        self.input_noise = std_dev;
+    /// Gaussian input noise, relative to the spread of the training inputs: during training
+    /// only, every embedding value of every item of a pair gets independent noise of
+    /// standard deviation `relative * spread`, where `spread` is the root mean over
+    /// embedding columns of each column's variance, measured at the start of `fit` on the
+    /// training pairs whose AUC the history reports (at most
+    /// [`TRAIN_METRIC_SAMPLE`]). For unit-length 384-d
+    /// embeddings the spread is about 0.047, so the default 0.2 adds noise of about 0.0094;
+    /// on the digits example's pixels in `[0, 1]` (spread 0.27), about 0.054. Relative so
+    /// that one default fits embeddings of any scale or width. 0 turns it off; finite and
+    /// `>= 0`.
+    ///
+    /// On by default (0.2) because it was the one regulariser measured better than off
+    /// across model families on both data sets of `cargo run --release --example
+    /// regularisers` (mean fold ROC AUC after 20 epochs, 5 item-grouped folds of the
+    /// training pairs; `-- --settings noise,noise0.4` for the noise strengths; figures in
+    /// README "Defaults"). Larger values gain more on some families and lose on others:
+    /// noise biases `squared_diff` and `abs_diff` features in training and not at
+    /// prediction.
+    ///
+    /// Noise is drawn per item row from a fixed table of standard-normal values (one draw
+    /// per row, so it costs little training time): when a pair is also trained in the
+    /// order `(y, x)` (swap augmentation or consistency), the swapped copy sees the same
+    /// noisy items, so the two orders differ only in order. Drawn from the seed, per slice
+    /// of 32 pairs in fixed order: the same weights for any number of threads. Prediction
+    /// never adds noise.
+    pub fn with_input_noise(mut self, relative: f32) -> Self {
+        self.input_noise = relative;
         self
     }
     /// Input (embedding) dropout: during training only, each embedding value of each item
@@ -384,7 +389,8 @@ impl TrainConfig {
     pub fn grad_clip(&self) -> Option<f32> {
         self.grad_clip
     }
-    /// Standard deviation of the Gaussian input noise.
+    /// Gaussian input noise, relative to the spread of the training inputs (see
+    /// [`with_input_noise`](Self::with_input_noise)).
     pub fn input_noise(&self) -> f32 {
         self.input_noise
     }
@@ -735,8 +741,15 @@ impl<C: PairCombiner> PairClassifier<C> {
         let rows_per_pair = if config.swap_augment { 2.0 } else { 1.0 };
         let per_epoch = n.div_ceil(bs);
         let total_steps = per_epoch * config.epochs;
+        // Input noise is relative to the spread of the training inputs (measured on the
+        // same fixed sample as the per-epoch training AUC).
+        let spread = if config.input_noise > 0.0 {
+            regularise::input_spread(train, &sample)?
+        } else {
+            0.0
+        };
         let input = regularise::InputReg {
-            noise: config.input_noise,
+            noise: config.input_noise * spread,
             dropout: config.input_dropout,
         };
 

@@ -870,7 +870,7 @@ impl PyModel {
     /// `input_dropout` are the crate's training regularisers, as are `head_dropout` and
     /// `encoder_dropout` (dropout on the hidden layers, training only). Returns the history as a
     /// dict (with `warnings`: a list of strings when training did not learn).
-    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None, monitor = "auto", min_delta = 0.0, grad_clip = None, input_noise = 0.01, input_dropout = 0.0, head_dropout = 0.0, encoder_dropout = 0.0))]
+    #[pyo3(signature = (train, valid = None, *, epochs = 20, batch_size = 64, learning_rate = 1e-3, optimizer = "adam", momentum = 0.9, weight_decay = 0.0, patience = None, seed = 0, pos_weight = 1.0, consistency = 0.0, swap_augment = false, callback = None, monitor = "auto", min_delta = 0.0, grad_clip = None, input_noise = 0.2, input_dropout = 0.0, head_dropout = 0.0, encoder_dropout = 0.0))]
     #[allow(clippy::too_many_arguments)]
     fn fit(
         &mut self,

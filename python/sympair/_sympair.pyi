@@ -123,7 +123,7 @@ class Model:
         monitor: str = "auto",
         min_delta: float = 0.0,
         grad_clip: Optional[float] = None,
-        input_noise: float = 0.01,
+        input_noise: float = 0.2,
         input_dropout: float = 0.0,
         head_dropout: float = 0.0,
         encoder_dropout: float = 0.0,

@@ -135,7 +135,7 @@ impl Default for SearchSpace {
                 crate::combiner::Stack::new(parts).expect("built-in element-wise combiners stack"),
             )
         };
-        // The space was measured without input noise (TrainConfig's default is 0.01).
+        // The space was measured without input noise (TrainConfig's default is 0.2).
         let adam = |lr: f32, epochs: usize| {
             TrainConfig::new()
                 .with_optimizer(Optimizer::adam(lr))
