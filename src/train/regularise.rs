@@ -36,7 +36,7 @@ const NOISE_TABLE: usize = 1 << 16;
 fn noise_table() -> &'static [f32] {
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x5EED_0F_A0_15E);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x05EE_D0FA_015E);
         (0..NOISE_TABLE)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect()
