@@ -298,7 +298,7 @@ impl TrainConfig {
     /// across model families on both data sets of `cargo run --release --example
     /// regularisers` (mean fold ROC AUC after 20 epochs, 5 item-grouped folds of the
     /// training pairs; `-- --settings noise,noise0.4` for the noise strengths; figures in
-    /// README "Defaults"). Larger values gain more on some families and lose on others:
+    /// README "Regulariser defaults"). Larger values gain more on some families and lose on others:
     /// noise biases `squared_diff` and `abs_diff` features in training and not at
     /// prediction.
     ///
