@@ -94,33 +94,54 @@ impl InputReg {
     }
 }
 
+/// Pairs of the per-epoch training-AUC sample that [`input_spread`] reads: enough for a
+/// mean over columns, and cheap next to an epoch.
+const SPREAD_PAIRS: usize = 512;
+
+/// Pairs per task of [`input_spread`] (fixed, so the sums do not depend on the pool).
+const SPREAD_CHUNK: usize = 64;
+
 /// The spread of the training inputs that [`TrainConfig::with_input_noise`]
 /// (crate::TrainConfig::with_input_noise) is relative to: `sqrt(mean_j var_j)`, the root
 /// mean over embedding columns of each column's variance, over the `x` and `y` rows of the
-/// pairs `sample` (summed in `f64`, in a fixed order). For unit-length 384-d embeddings it
-/// is about `1 / sqrt(384)`.
+/// first [`SPREAD_PAIRS`] pairs of `sample` (summed in `f64`: per chunk of
+/// [`SPREAD_CHUNK`] pairs on the rayon pool, then the chunks in order, so the same bits
+/// for any number of threads). For unit-length 384-d embeddings it is about
+/// `1 / sqrt(384)`.
 pub(super) fn input_spread(data: &dyn PairData, sample: &[usize]) -> Result<f32> {
-    const CHUNK: usize = 256;
+    use rayon::prelude::*;
     let d = data.dim();
-    let mut sum = vec![0.0f64; d];
-    let mut sq = vec![0.0f64; d];
-    let mut x = Array2::<f32>::zeros((CHUNK.min(sample.len()).max(1), d));
-    let mut y = x.clone();
-    for idx in sample.chunks(CHUNK) {
-        let k = idx.len();
-        data.try_gather(
-            idx,
-            x.slice_mut(ndarray::s![..k, ..]),
-            y.slice_mut(ndarray::s![..k, ..]),
-        )?;
-        for rows in [&x, &y] {
-            for row in rows.rows().into_iter().take(k) {
-                for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
-                    let v = f64::from(v);
-                    *s += v;
-                    *q += v * v;
+    let sample = &sample[..sample.len().min(SPREAD_PAIRS)];
+    let parts: Vec<Result<(Vec<f64>, Vec<f64>)>> = sample
+        .par_chunks(SPREAD_CHUNK)
+        .map(|idx| {
+            let k = idx.len();
+            let mut x = Array2::<f32>::zeros((k, d));
+            let mut y = Array2::<f32>::zeros((k, d));
+            data.try_gather(idx, x.view_mut(), y.view_mut())?;
+            let mut sum = vec![0.0f64; d];
+            let mut sq = vec![0.0f64; d];
+            for rows in [&x, &y] {
+                for row in rows.rows() {
+                    for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
+                        let v = f64::from(v);
+                        *s += v;
+                        *q += v * v;
+                    }
                 }
             }
+            Ok((sum, sq))
+        })
+        .collect();
+    let mut sum = vec![0.0f64; d];
+    let mut sq = vec![0.0f64; d];
+    for part in parts {
+        let (s, q) = part?;
+        for (a, b) in sum.iter_mut().zip(s) {
+            *a += b;
+        }
+        for (a, b) in sq.iter_mut().zip(q) {
+            *a += b;
         }
     }
     let n = 2.0 * sample.len() as f64;
