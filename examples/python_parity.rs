@@ -223,7 +223,11 @@ fn bench(
     let t = std::time::Instant::now();
     let logits = sympair::IdScorer::new(&model, data.items())?.logits(&ids)?;
     let predict = logits.len() as f64 / t.elapsed().as_secs_f64();
-    let config = TrainConfig::new().with_epochs(epochs).with_batch_size(256);
+    // The same recipe as the Python side and the PyTorch head: no input noise.
+    let config = TrainConfig::new()
+        .with_epochs(epochs)
+        .with_batch_size(256)
+        .with_input_noise(0.0);
     let t = std::time::Instant::now();
     model.fit(&data, None, &config)?;
     let train = (data.len() * epochs) as f64 / t.elapsed().as_secs_f64();
