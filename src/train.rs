@@ -735,7 +735,7 @@ impl<C: PairCombiner> PairClassifier<C> {
         let sample = metric_sample(n, config.seed);
         let initial = self.flat_params();
         let mut backup = initial.clone();
-        let mut best: Option<(f64, usize, Vec<f32>)> = None;
+        let mut best: Option<(f64, f64, usize, Vec<f32>)> = None;
         let mut since_best = 0usize;
         let mut history = History::default();
         let rows_per_pair = if config.swap_augment { 2.0 } else { 1.0 };
@@ -869,11 +869,15 @@ impl<C: PairCombiner> PairClassifier<C> {
             history.epochs.push(stats);
             let mut stop = control == Control::Stop;
             if let (Some(patience), Some(value)) = (config.patience, watched) {
-                let improved = best.as_ref().is_none_or(|(b, _, _)| {
+                // Exact ties of a ranking metric (AUC, AP) are broken by the loss: a
+                // monotone head on one fixed score (cosine + logistic) cannot change its
+                // AUC, and would otherwise keep its first, barely trained epoch.
+                let improved = best.as_ref().is_none_or(|(b, b_loss, _, _)| {
                     early_stop::improves(monitor, value, *b, config.min_delta)
+                        || early_stop::ties_with_lower_loss(monitor, value, *b, loss_watch, *b_loss)
                 });
                 if improved {
-                    best = Some((value, epoch, self.flat_params()));
+                    best = Some((value, loss_watch, epoch, self.flat_params()));
                     since_best = 0;
                 } else {
                     since_best += 1;
@@ -887,7 +891,7 @@ impl<C: PairCombiner> PairClassifier<C> {
                 break;
             }
         }
-        if let Some((_, epoch, params)) = best {
+        if let Some((_, _, epoch, params)) = best {
             self.set_flat_params(&params);
             history.best_epoch = Some(epoch);
         }

@@ -451,3 +451,24 @@ fn a_step_that_makes_weights_non_finite_leaves_the_weights_before_it() {
         .unwrap();
     assert_eq!(bits(&failed.parameters()), bits(&stopped.parameters()));
 }
+
+#[test]
+fn early_stopping_on_auc_breaks_ties_by_validation_loss() {
+    // A logistic head on one fixed cosine score: its validation AUC is the same after
+    // every epoch, so only the loss can say which epoch is best.
+    let (train, valid) = task();
+    let mut m = PairClassifier::builder(8, Combiner::Similarity(sympair::Similarity::Cosine))
+        .mlp_head(MlpConfig::linear())
+        .seed(5)
+        .build()
+        .unwrap();
+    let cfg = TrainConfig::new().with_epochs(30).with_patience(3);
+    let h = m.fit(&train, Some(&valid), &cfg).unwrap();
+    let aucs: Vec<f64> = h.epochs.iter().map(|e| e.valid_auc.unwrap()).collect();
+    assert!(aucs.iter().all(|&a| a == aucs[0]), "AUC moved: {aucs:?}");
+    let best = h.best_epoch.expect("early stopping recorded a best epoch");
+    let losses: Vec<f64> = h.epochs.iter().map(|e| e.valid_loss.unwrap()).collect();
+    let lowest = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(best > 0, "kept the first epoch; losses {losses:?}");
+    assert_eq!(losses[best], lowest, "best epoch {best}, losses {losses:?}");
+}

@@ -14,9 +14,11 @@ pub enum Monitor {
     #[default]
     Auto,
     /// Validation ROC AUC (higher is better). Needs validation data holding both classes.
+    /// An epoch with exactly the best AUC so far and a lower validation loss counts as an
+    /// improvement (a monotone head on one fixed score cannot change its AUC).
     ValidAuc,
     /// Validation average precision (higher is better). Needs validation data holding
-    /// both classes.
+    /// both classes. Exact ties are broken by the validation loss, as for `ValidAuc`.
     ValidAveragePrecision,
     /// Validation binary cross-entropy (lower is better). Needs validation data.
     ValidLoss,
@@ -68,6 +70,19 @@ pub(crate) fn improves(monitor: Monitor, value: f64, best: f64, min_delta: f64) 
     }
 }
 
+/// Whether `value` equals `best` exactly for a ranking metric (higher is better: ROC AUC,
+/// average precision) and the epoch's loss is lower: ties of the watched metric go to the
+/// lower loss (validation loss when there is validation data).
+pub(crate) fn ties_with_lower_loss(
+    monitor: Monitor,
+    value: f64,
+    best: f64,
+    loss: f64,
+    best_loss: f64,
+) -> bool {
+    monitor.higher_is_better() && value == best && loss < best_loss
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +94,22 @@ mod tests {
         assert!(!improves(Monitor::ValidAuc, 0.79, 0.80, 0.0));
         assert!(improves(Monitor::ValidLoss, 0.40, 0.50, 0.0));
         assert!(!improves(Monitor::ValidLoss, 0.50, 0.50, 0.0));
+        assert!(ties_with_lower_loss(Monitor::ValidAuc, 0.8, 0.8, 0.3, 0.4));
+        assert!(!ties_with_lower_loss(Monitor::ValidAuc, 0.8, 0.8, 0.4, 0.4));
+        assert!(!ties_with_lower_loss(
+            Monitor::ValidAuc,
+            0.79,
+            0.8,
+            0.3,
+            0.4
+        ));
+        assert!(!ties_with_lower_loss(
+            Monitor::ValidLoss,
+            0.4,
+            0.4,
+            0.3,
+            0.4
+        ));
         assert_eq!(Monitor::Auto.resolve(true), Monitor::ValidAuc);
         assert_eq!(Monitor::Auto.resolve(false), Monitor::TrainLoss);
     }
