@@ -3,6 +3,9 @@
 //! named threshold rules, exact symmetry after calibration, save/load round trips,
 //! files without a decision, and validation of every door.
 
+mod common;
+
+use common::decision_edits::invalid_decision_edits;
 use ndarray::Array2;
 use sympair::calibration::Calibration;
 use sympair::metrics::{
@@ -583,71 +586,7 @@ fn edited(edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
 
 #[test]
 fn invalid_decisions_in_files_are_typed_errors_on_every_path() {
-    use serde_json::json;
-    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
-    let cases: Vec<(&str, Edit)> = vec![
-        (
-            "threshold 0",
-            Box::new(|d| d["threshold"]["probability"] = json!(0.0)),
-        ),
-        (
-            "threshold 1.5",
-            Box::new(|d| d["threshold"]["probability"] = json!(1.5)),
-        ),
-        (
-            "threshold -0.2",
-            Box::new(|d| d["threshold"]["probability"] = json!(-0.2)),
-        ),
-        (
-            "threshold null",
-            Box::new(|d| d["threshold"]["probability"] = json!(null)),
-        ),
-        (
-            "threshold 1e300",
-            Box::new(|d| d["threshold"]["probability"] = json!(1e300)),
-        ),
-        (
-            "rule precision 0",
-            Box::new(|d| d["threshold"]["rule"] = json!({"target_precision": 0.0})),
-        ),
-        (
-            "rule precision 2",
-            Box::new(|d| d["threshold"]["rule"] = json!({"target_precision": 2.0})),
-        ),
-        (
-            "unknown rule",
-            Box::new(|d| d["threshold"]["rule"] = json!("max_magic")),
-        ),
-        (
-            "platt a 0",
-            Box::new(|d| d["calibration"]["platt"]["a"] = json!(0.0)),
-        ),
-        (
-            "platt a -1",
-            Box::new(|d| d["calibration"]["platt"]["a"] = json!(-1.0)),
-        ),
-        (
-            "platt a 1e39 (inf in f32)",
-            Box::new(|d| d["calibration"]["platt"]["a"] = json!(1e39)),
-        ),
-        (
-            "platt b null",
-            Box::new(|d| d["calibration"]["platt"]["b"] = json!(null)),
-        ),
-        (
-            "temperature 0",
-            Box::new(|d| d["calibration"] = json!({"temperature": {"t": 0.0}})),
-        ),
-        (
-            "temperature -2",
-            Box::new(|d| d["calibration"] = json!({"temperature": {"t": -2.0}})),
-        ),
-        (
-            "unknown method",
-            Box::new(|d| d["calibration"] = json!({"isotonic": {}})),
-        ),
-        ("extra field", Box::new(|d| d["bias"] = json!(1.0))),
-    ];
+    let cases = invalid_decision_edits();
     for (name, edit) in cases {
         let bytes = edited(edit);
         match PairClassifier::<Combiner>::from_json_bytes(&bytes) {

@@ -7,6 +7,9 @@
 //! ensembles had a decision"), with two `AbsDiff` members of width 4 (hidden layer of 3,
 //! seeds 0 and 1, two epochs on `ClusterTask::new(4, 3)?.generate(200, 1)`).
 
+mod common;
+
+use common::decision_edits::invalid_decision_edits;
 use std::path::PathBuf;
 
 use ndarray::{Array2, array};
@@ -397,48 +400,7 @@ fn edited(edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
 
 #[test]
 fn invalid_decisions_in_ensemble_files_are_format_errors() {
-    use serde_json::json;
-    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
-    let cases: Vec<(&str, Edit)> = vec![
-        (
-            "threshold 0",
-            Box::new(|d| d["threshold"]["probability"] = json!(0.0)),
-        ),
-        (
-            "threshold 1.5",
-            Box::new(|d| d["threshold"]["probability"] = json!(1.5)),
-        ),
-        (
-            "threshold null",
-            Box::new(|d| d["threshold"]["probability"] = json!(null)),
-        ),
-        (
-            "rule precision 2",
-            Box::new(|d| d["threshold"]["rule"] = json!({"target_precision": 2.0})),
-        ),
-        (
-            "unknown rule",
-            Box::new(|d| d["threshold"]["rule"] = json!("max_magic")),
-        ),
-        (
-            "platt a 0",
-            Box::new(|d| d["calibration"]["platt"]["a"] = json!(0.0)),
-        ),
-        (
-            "platt a 1e39 (inf in f32)",
-            Box::new(|d| d["calibration"]["platt"]["a"] = json!(1e39)),
-        ),
-        (
-            "temperature -2",
-            Box::new(|d| d["calibration"] = json!({"temperature": {"t": -2.0}})),
-        ),
-        (
-            "unknown method",
-            Box::new(|d| d["calibration"] = json!({"isotonic": {}})),
-        ),
-        ("extra field", Box::new(|d| d["bias"] = json!(1.0))),
-        ("not an object", Box::new(|d| *d = json!(0.5))),
-    ];
+    let cases = invalid_decision_edits();
     for (name, edit) in cases {
         let bytes = edited(edit);
         match Ensemble::from_json_bytes(&bytes) {

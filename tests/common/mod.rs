@@ -2,6 +2,7 @@
 //! bitwise comparison ([`bits`]) and finite differences ([`finite_difference`]).
 #![allow(dead_code)]
 
+pub mod decision_edits;
 pub mod finite_difference;
 pub mod hostile;
 
