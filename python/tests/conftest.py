@@ -1,8 +1,12 @@
 """Shared fixtures: small synthetic pair tasks and the Rust parity binary."""
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +59,33 @@ def parity_bin():
         check=True,
     )
     return str(REPO / "target" / "release" / "examples" / "python_parity")
+
+
+@contextlib.contextmanager
+def ctrl_c_every(period: float):
+    """Sends Ctrl-C (SIGINT) to this process every ``period`` seconds while the block runs.
+    The first one handled raises ``KeyboardInterrupt``; later ones are ignored (one signal
+    can land outside the call under test on a loaded machine). Yields the list that gets
+    the time the first one was handled."""
+    fired = []
+
+    def handler(signum, frame):
+        if not fired:
+            fired.append(time.perf_counter())
+            raise KeyboardInterrupt
+
+    stop = threading.Event()
+
+    def ring():
+        while not stop.wait(period):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    old = signal.signal(signal.SIGINT, handler)
+    ringer = threading.Thread(target=ring)
+    try:
+        ringer.start()
+        yield fired
+    finally:
+        stop.set()
+        ringer.join()
+        signal.signal(signal.SIGINT, old)

@@ -305,9 +305,9 @@ def test_gil_is_released_while_building_and_searching():
 
 def test_ctrl_c_stops_a_long_top_k_with_keyboard_interrupt():
     import os
-    import signal
-    import threading
     import time
+
+    from conftest import ctrl_c_every
 
     if os.name == "nt":
         pytest.skip("POSIX signals")
@@ -315,30 +315,10 @@ def test_ctrl_c_stops_a_long_top_k_with_keyboard_interrupt():
     search = CandidateSearch(sympair.Model(16, "abs_diff", hidden=[32]), x, 10)
     queries = np.tile(np.arange(len(x)), 400)  # two million queries: far beyond the timer
     # Ctrl-C every 0.3 s until the call returns (one signal could land before the call on a
-    # loaded machine); the first raises KeyboardInterrupt, later ones are ignored.
-    fired = []
-
-    def handler(signum, frame):
-        if not fired:
-            fired.append(time.perf_counter())
-            raise KeyboardInterrupt
-
-    stop = threading.Event()
-
-    def ring():
-        while not stop.wait(0.3):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    old = signal.signal(signal.SIGINT, handler)
-    ringer = threading.Thread(target=ring)
+    # loaded machine).
     start = time.perf_counter()
-    try:
-        ringer.start()
+    with ctrl_c_every(0.3):
         with pytest.raises(KeyboardInterrupt):
             search.top_k(queries)
-    finally:
-        stop.set()
-        ringer.join()
-        signal.signal(signal.SIGINT, old)
     assert time.perf_counter() - start < 20
     assert search.top_k(np.array([0]))[0].shape == (1, 10)  # still usable

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import sympair
-from conftest import cluster_pairs
+from conftest import cluster_pairs, ctrl_c_every
 
 
 def test_gil_is_released_while_predicting():
@@ -83,33 +83,12 @@ def test_two_threads_predicting_at_once_get_the_right_answers():
 def test_ctrl_c_during_fit_raises_keyboard_interrupt_and_leaves_a_usable_model():
     X, y = cluster_pairs(n=20_000, d=32, seed=3)
     clf = sympair.PairClassifier(epochs=10_000, hidden=(64,))
-    # Ctrl-C every 0.5 s until fit returns: on a loaded machine one signal was once not
-    # seen (a CI rehearsal under load: "DID NOT RAISE"); the first one handled raises
-    # KeyboardInterrupt, later ones are ignored.
-    fired = []
-
-    def handler(signum, frame):
-        if not fired:
-            fired.append(time.perf_counter())
-            raise KeyboardInterrupt
-
-    stop = threading.Event()
-
-    def ring():
-        while not stop.wait(0.5):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    old = signal.signal(signal.SIGINT, handler)
-    ringer = threading.Thread(target=ring)
+    # Ctrl-C every 0.5 s until fit returns: under load, one CI rehearsal once reported
+    # "DID NOT RAISE" with a single signal.
     start = time.perf_counter()
-    try:
-        ringer.start()
+    with ctrl_c_every(0.5):
         with pytest.raises(KeyboardInterrupt):
             clf.fit(X, y)
-    finally:
-        stop.set()
-        ringer.join()
-        signal.signal(signal.SIGINT, old)
     elapsed = time.perf_counter() - start
     assert elapsed < 10, f"fit took {elapsed:.1f}s to stop"
     done = len(clf.history_["epochs"])
