@@ -369,34 +369,31 @@ impl OptState {
                     .expect("the backup buffer holds every parameter")
             });
             offset += p.len();
-            finite &= match saved {
-                _ if p.len() <= PARALLEL_FROM => {
-                    if let Some(b) = saved {
+            // One chunk: save it (when asked), then update it.
+            let step =
+                |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], b: Option<&mut [f32]>| {
+                    if let Some(b) = b {
                         b.copy_from_slice(p);
                     }
                     rule.apply(p, g, m, v)
-                }
-                Some(b) => {
-                    use rayon::prelude::*;
-                    p.par_chunks_mut(STEP_CHUNK)
-                        .zip(g.par_chunks(STEP_CHUNK))
-                        .zip(m.par_chunks_mut(STEP_CHUNK))
-                        .zip(v.par_chunks_mut(STEP_CHUNK))
+                };
+            finite &= if p.len() <= PARALLEL_FROM {
+                step(p, g, m, v, saved)
+            } else {
+                use rayon::prelude::*;
+                let chunks = p
+                    .par_chunks_mut(STEP_CHUNK)
+                    .zip(g.par_chunks(STEP_CHUNK))
+                    .zip(m.par_chunks_mut(STEP_CHUNK))
+                    .zip(v.par_chunks_mut(STEP_CHUNK));
+                match saved {
+                    Some(b) => chunks
                         .zip(b.par_chunks_mut(STEP_CHUNK))
-                        .map(|((((p, g), m), v), b)| {
-                            b.copy_from_slice(p);
-                            rule.apply(p, g, m, v)
-                        })
-                        .reduce(|| true, |a, b| a & b)
-                }
-                None => {
-                    use rayon::prelude::*;
-                    p.par_chunks_mut(STEP_CHUNK)
-                        .zip(g.par_chunks(STEP_CHUNK))
-                        .zip(m.par_chunks_mut(STEP_CHUNK))
-                        .zip(v.par_chunks_mut(STEP_CHUNK))
-                        .map(|(((p, g), m), v)| rule.apply(p, g, m, v))
-                        .reduce(|| true, |a, b| a & b)
+                        .map(|((((p, g), m), v), b)| step(p, g, m, v, Some(b)))
+                        .reduce(|| true, |a, b| a & b),
+                    None => chunks
+                        .map(|(((p, g), m), v)| step(p, g, m, v, None))
+                        .reduce(|| true, |a, b| a & b),
                 }
             };
             slot += 1;
