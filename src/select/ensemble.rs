@@ -270,26 +270,25 @@ impl Ensemble {
     /// threshold, and the asymmetry of the mean raw logits. Same errors as `evaluate`.
     pub fn evaluate(&self, data: &dyn PairData) -> Result<Evaluation> {
         let raw = self.logits_for(data)?;
-        let mut backward = crate::eval::swapped_logits(&self.members[0], data)?;
-        for m in &self.members[1..] {
-            for (s, z) in backward
-                .iter_mut()
-                .zip(crate::eval::swapped_logits(m, data)?)
-            {
-                *s += z;
-            }
-        }
-        let inv = self.inv_k();
-        backward.iter_mut().for_each(|s| *s *= inv);
+        let backward = self.mean_of(|m| crate::eval::swapped_logits(m, data))?;
         crate::eval::evaluation_of(&raw, &backward, &self.decision, data.labels())
     }
 
     /// Mean of the members' logits for every pair of `data`, in order (see
     /// [`PairClassifier::logits_for`]; same errors).
     pub fn logits_for(&self, data: &dyn PairData) -> Result<Vec<f32>> {
-        let mut sum = self.members[0].logits_for(data)?;
+        self.mean_of(|m| m.logits_for(data))
+    }
+
+    /// The mean over members of `f(member)`: summed in member order, then scaled by
+    /// `1 / k` (the fixed order is what makes a symmetric ensemble exactly symmetric).
+    fn mean_of(
+        &self,
+        f: impl Fn(&PairClassifier<Combiner>) -> Result<Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        let mut sum = f(&self.members[0])?;
         for m in &self.members[1..] {
-            for (s, z) in sum.iter_mut().zip(m.logits_for(data)?) {
+            for (s, z) in sum.iter_mut().zip(f(m)?) {
                 *s += z;
             }
         }
