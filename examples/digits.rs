@@ -15,19 +15,18 @@
 
 use std::time::Instant;
 
+#[path = "common/digits_data.rs"]
+mod digits_data;
+
+use digits_data::{DIGITS_CSV, parse_digits, sample_pairs};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::Array2;
 use plotters::prelude::*;
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
 use sympair::metrics::{RocPoint, average_precision, confusion_at, roc_auc, roc_curve};
 use sympair::{
     Combiner, Control, EncoderConfig, EpochStats, ItemPairs, MlpConfig, PairClassifier, PairData,
     TrainConfig,
 };
 
-/// The CSV ships with the example: header `label,p0,...,p63`, pixels 0..16.
-const DIGITS_CSV: &str = include_str!("data/digits/digits.csv");
 /// Same-digit and different-digit partners sampled per image.
 const PARTNERS: usize = 20;
 /// Fraction of the images that go to training; the rest are the test images.
@@ -133,50 +132,6 @@ fn build(combiner: Combiner, encoder: Option<EncoderConfig>) -> BoxResult<PairCl
         builder = builder.encoder(encoder);
     }
     Ok(builder.build()?)
-}
-
-/// Parses `label,p0..p63` lines into images scaled to [0, 1] and their digits.
-fn parse_digits(text: &str) -> BoxResult<(Array2<f32>, Vec<u8>)> {
-    let mut pixels = Vec::new();
-    let mut digits = Vec::new();
-    for (k, line) in text.lines().enumerate().skip(1) {
-        let line_no = k + 1;
-        let mut fields = line.trim().split(',');
-        let digit: u8 = fields.next().unwrap_or("").parse()?;
-        let row: Vec<f32> = fields
-            .map(|f| f.parse::<f32>().map(|v| v / 16.0))
-            .collect::<Result<_, _>>()?;
-        if row.len() != 64 || digit > 9 {
-            return Err(format!("line {line_no}: expected a digit and 64 pixels").into());
-        }
-        digits.push(digit);
-        pixels.extend(row);
-    }
-    Ok((Array2::from_shape_vec((digits.len(), 64), pixels)?, digits))
-}
-
-/// For every image, `partners` random images of the same digit (label 1) and `partners`
-/// of another digit (label 0). Repeats are left in: `ItemPairs` drops them.
-fn sample_pairs(digits: &[u8], partners: usize, seed: u64) -> Vec<(usize, usize, f32)> {
-    let mut by_digit: Vec<Vec<usize>> = vec![Vec::new(); 10];
-    for (id, &d) in digits.iter().enumerate() {
-        by_digit[usize::from(d)].push(id);
-    }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut pairs = Vec::with_capacity(2 * partners * digits.len());
-    for (i, &d) in digits.iter().enumerate() {
-        let same = &by_digit[usize::from(d)];
-        for _ in 0..partners {
-            let j = same[rng.random_range(0..same.len())];
-            if j != i {
-                pairs.push((i, j, 1.0));
-            }
-            let other = (usize::from(d) + rng.random_range(1..10)) % 10;
-            let pool = &by_digit[other];
-            pairs.push((i, pool[rng.random_range(0..pool.len())], 0.0));
-        }
-    }
-    pairs
 }
 
 /// Draws every ROC curve on one chart. The SVG backend writes text as `<text>` elements,

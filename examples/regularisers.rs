@@ -32,9 +32,10 @@
 
 use std::time::Instant;
 
-use ndarray::Array2;
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+#[path = "common/digits_data.rs"]
+mod digits_data;
+
+use digits_data::{DIGITS_CSV, parse_digits, sample_pairs};
 use rayon::prelude::*;
 use sympair::io::PairsCsv;
 use sympair::{
@@ -45,8 +46,6 @@ use sympair::{
 type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const PACKAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/examples/data/packages");
-/// The digits example's CSV: header `label,p0,...,p63`, pixels 0..16.
-const DIGITS_CSV: &str = include_str!("data/digits/digits.csv");
 /// The input noise setting, relative to the spread of the training inputs: the default
 /// (0.2 is about 0.0094 on packages, whose spread is 0.047, and 0.054 on digits, 0.27).
 const NOISE: f32 = 0.2;
@@ -446,48 +445,4 @@ fn main() -> BoxResult<()> {
     }
     println!("\ntotal {:.0} s", t0.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Parses `label,p0..p63` lines into images scaled to [0, 1] and their digits (as in
-/// `examples/digits.rs`).
-fn parse_digits(text: &str) -> BoxResult<(Array2<f32>, Vec<u8>)> {
-    let mut pixels = Vec::new();
-    let mut digits = Vec::new();
-    for (k, line) in text.lines().enumerate().skip(1) {
-        let mut fields = line.trim().split(',');
-        let digit: u8 = fields.next().unwrap_or("").parse()?;
-        let row: Vec<f32> = fields
-            .map(|f| f.parse::<f32>().map(|v| v / 16.0))
-            .collect::<Result<_, _>>()?;
-        if row.len() != 64 || digit > 9 {
-            return Err(format!("line {}: expected a digit and 64 pixels", k + 1).into());
-        }
-        digits.push(digit);
-        pixels.extend(row);
-    }
-    Ok((Array2::from_shape_vec((digits.len(), 64), pixels)?, digits))
-}
-
-/// For every image, `partners` random images of the same digit (label 1) and `partners`
-/// of another digit (label 0), as in `examples/digits.rs`.
-fn sample_pairs(digits: &[u8], partners: usize, seed: u64) -> Vec<(usize, usize, f32)> {
-    let mut by_digit: Vec<Vec<usize>> = vec![Vec::new(); 10];
-    for (id, &d) in digits.iter().enumerate() {
-        by_digit[usize::from(d)].push(id);
-    }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut pairs = Vec::with_capacity(2 * partners * digits.len());
-    for (i, &d) in digits.iter().enumerate() {
-        let same = &by_digit[usize::from(d)];
-        for _ in 0..partners {
-            let j = same[rng.random_range(0..same.len())];
-            if j != i {
-                pairs.push((i, j, 1.0));
-            }
-            let other = (usize::from(d) + rng.random_range(1..10)) % 10;
-            let pool = &by_digit[other];
-            pairs.push((i, pool[rng.random_range(0..pool.len())], 0.0));
-        }
-    }
-    pairs
 }
